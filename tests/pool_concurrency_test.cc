@@ -1,0 +1,182 @@
+// Pools used from many threads at once. These run under ThreadSanitizer and
+// AddressSanitizer in CI; the assertions are on counts, never on timings.
+#include <gtest/gtest.h>
+
+#include <barrier>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "perflab/pool.hpp"
+#include "pool_test_support.hpp"
+
+namespace perflab {
+namespace {
+
+using testing::Tracked;
+
+PoolOptions options_for(std::size_t per_thread, std::size_t shared) {
+  PoolOptions options;
+  options.max_idle_per_thread = per_thread;
+  options.max_idle_shared = shared;
+  options.track_sites = false;
+  return options;
+}
+
+TEST(PoolConcurrencyTest, ManyThreadsGettingAndPuttingKeepCountsExact) {
+  constexpr int kThreads = 8, kRounds = 5000;
+  ObjectPool<Tracked> pool(options_for(16, 64));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&pool, t] {
+      std::mt19937 rng(static_cast<unsigned>(t));
+      std::vector<ObjectPool<Tracked>::Handle> held;
+      for (int i = 0; i < kRounds; ++i) {
+        held.push_back(pool.get());
+        held.back()->payload[0] = t;
+        // Hold a varying number so caches fill, flush and refill.
+        if (rng() % 3 == 0) held.clear();
+      }
+    });
+  }
+  // Stats are read while the workers run: a data race here is TSan's to find.
+  for (int i = 0; i < 20; ++i) (void)pool.stats();
+  for (auto& th : threads) th.join();
+  const PoolStats s = pool.stats();
+  EXPECT_EQ(s.gets, static_cast<std::uint64_t>(kThreads * kRounds));
+  EXPECT_EQ(s.returns, s.gets);
+  EXPECT_EQ(s.in_use, 0);
+  EXPECT_EQ(s.hits + s.misses, s.gets);
+  // Every object ever made is idle, dropped, or nowhere else.
+  EXPECT_EQ(static_cast<std::uint64_t>(Tracked::live.load()), s.idle_objects);
+  EXPECT_EQ(s.misses, s.idle_objects + s.drops);
+}
+
+TEST(PoolConcurrencyTest, ObjectsTakenOnOneThreadCanBeReturnedOnAnother) {
+  constexpr int kObjects = 20000;
+  ObjectPool<Tracked> pool(options_for(32, 256));
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::deque<ObjectPool<Tracked>::Handle> queue;
+  bool done = false;
+  std::thread consumer([&] {
+    for (;;) {
+      std::unique_lock lock(mutex);
+      ready.wait(lock, [&] { return !queue.empty() || done; });
+      if (queue.empty()) return;
+      auto handle = std::move(queue.front());
+      queue.pop_front();
+      lock.unlock();
+      EXPECT_EQ(handle->payload[0], 42);
+      handle.reset();  // returned on the consumer thread
+    }
+  });
+  for (int i = 0; i < kObjects; ++i) {
+    auto handle = pool.get();
+    handle->payload[0] = 42;
+    std::lock_guard lock(mutex);
+    queue.push_back(std::move(handle));
+    ready.notify_one();
+  }
+  {
+    std::lock_guard lock(mutex);
+    done = true;
+  }
+  ready.notify_one();
+  consumer.join();
+  const PoolStats s = pool.stats();
+  EXPECT_EQ(s.gets, static_cast<std::uint64_t>(kObjects));
+  EXPECT_EQ(s.returns, s.gets);
+  EXPECT_EQ(s.in_use, 0);
+  // The consumer's returns flow back through the depot, so the producer hits.
+  EXPECT_GT(s.hits, 0u);
+}
+
+TEST(PoolConcurrencyTest, ExitingThreadHandsItsCacheBackToTheDepot) {
+  constexpr std::size_t kCached = 24;
+  ObjectPool<Tracked> pool(options_for(32, 256));
+  std::thread worker([&] {
+    std::vector<Tracked*> taken;
+    for (std::size_t i = 0; i < kCached; ++i) taken.push_back(pool.take());
+    for (Tracked* t : taken) pool.put(t);  // all fit in this thread's cache
+  });
+  worker.join();
+  PoolStats s = pool.stats();
+  EXPECT_EQ(s.idle_objects, kCached);
+  EXPECT_EQ(s.gets, kCached) << "the exited thread's counters are kept";
+  std::vector<Tracked*> taken;
+  for (std::size_t i = 0; i < kCached; ++i) taken.push_back(pool.take());
+  s = pool.stats();
+  EXPECT_EQ(s.misses, kCached) << "only the worker's first gets were misses";
+  EXPECT_EQ(s.hits, kCached);
+  for (Tracked* t : taken) pool.put(t);
+}
+
+TEST(PoolConcurrencyTest, ExitingThreadDropsWhatTheDepotCannotHold) {
+  ObjectPool<Tracked> pool(options_for(32, 4));
+  std::thread worker([&] {
+    std::vector<Tracked*> taken;
+    for (int i = 0; i < 10; ++i) taken.push_back(pool.take());
+    for (Tracked* t : taken) pool.put(t);
+  });
+  worker.join();
+  const PoolStats s = pool.stats();
+  EXPECT_EQ(s.idle_objects, 4u);
+  EXPECT_EQ(s.drops, 6u);
+  EXPECT_EQ(Tracked::live.load(), 4);
+}
+
+TEST(PoolConcurrencyTest, ThreadOutlivingAPoolUsesANewPoolInTheSameSlotSafely) {
+  std::barrier sync(2);
+  auto first = std::make_unique<ObjectPool<Tracked>>(options_for(8, 8));
+  std::unique_ptr<ObjectPool<Tracked>> second;
+  std::thread worker([&] {
+    { auto h = first->get(); }  // leaves an object in this thread's cache
+    sync.arrive_and_wait();     // main destroys `first`, creates `second`
+    sync.arrive_and_wait();
+    { auto h = second->get(); }
+    sync.arrive_and_wait();
+  });
+  sync.arrive_and_wait();
+  first.reset();
+  EXPECT_EQ(Tracked::live.load(), 0) << "the destroyed pool freed the worker's cached object";
+  second = std::make_unique<ObjectPool<Tracked>>(options_for(8, 8));
+  sync.arrive_and_wait();
+  sync.arrive_and_wait();
+  worker.join();
+  const PoolStats s = second->stats();
+  EXPECT_EQ(s.gets, 1u);
+  EXPECT_EQ(s.misses, 1u);
+  EXPECT_EQ(s.idle_objects, 1u);
+}
+
+TEST(PoolConcurrencyTest, BuffersMovedBetweenThreadsReturnToTheirClass) {
+  BufferPoolOptions options;
+  options.track_sites = false;
+  BufferPool pool(options);
+  constexpr int kThreads = 4, kBuffers = 2000;
+  std::vector<std::vector<Buffer>> handoff(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kBuffers; ++i) {
+        Buffer b = pool.get(static_cast<std::size_t>(64 << (i % 8)));
+        b.append("payload");
+        if (i % 2 == 0) handoff[static_cast<std::size_t>(t)].push_back(std::move(b));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  // Returned on this thread, taken on the workers.
+  handoff.clear();
+  const PoolStats s = pool.stats();
+  EXPECT_EQ(s.gets, static_cast<std::uint64_t>(kThreads * kBuffers));
+  EXPECT_EQ(s.returns, s.gets);
+  EXPECT_EQ(s.in_use, 0);
+}
+
+}  // namespace
+}  // namespace perflab
