@@ -7,7 +7,7 @@ target_compile_options(perflab_warnings INTERFACE
 
 if(PERFLAB_SANITIZE)
   set(_perflab_san_flags -fsanitize=${PERFLAB_SANITIZE} -fno-omit-frame-pointer -g)
-  if(PERFLAB_SANITIZE STREQUAL "undefined")
+  if(PERFLAB_SANITIZE MATCHES "undefined")
     list(APPEND _perflab_san_flags -fno-sanitize-recover=all)
   endif()
   add_compile_options(${_perflab_san_flags})

@@ -1,0 +1,69 @@
+// Heap allocations per get+put in steady state, counted by perflab's own
+// allocation counter (perflab::alloc) through Google Benchmark's MemoryManager.
+// Timings here include the counter's own cost; the timed anchors are in pool_bench.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "perflab/alloc_benchmark.hpp"
+#include "perflab/pool.hpp"
+#include "ratio_report.hpp"
+
+namespace {
+
+struct Request {
+  char bytes[64];
+};
+
+perflab::PoolOptions bench_options() {
+  perflab::PoolOptions options;
+  options.track_sites = false;
+  return options;
+}
+
+void BM_PoolGetPutAllocs(benchmark::State& state) {
+  static perflab::ObjectPool<Request> pool(bench_options());
+  for (auto _ : state) {
+    auto request = pool.get();
+    benchmark::DoNotOptimize(request.get());
+  }
+}
+
+void BM_StringPoolAllocs(benchmark::State& state) {
+  static perflab::ObjectPool<std::string, perflab::ClearReset> pool(bench_options());
+  for (auto _ : state) {
+    auto text = pool.get();
+    text->append(200, 'x');  // reused capacity: no allocation once warm
+    benchmark::DoNotOptimize(text->data());
+  }
+}
+
+void BM_BufferPoolAllocs(benchmark::State& state) {
+  static perflab::BufferPool pool;
+  for (auto _ : state) {
+    perflab::Buffer buffer = pool.get(1024);
+    buffer.append("{\"stream\":\"account-123\",\"position\":42}");
+    benchmark::DoNotOptimize(buffer.data());
+  }
+}
+
+// The anchor: the same string work without a pool allocates every time.
+void BM_StringNoPoolAllocs(benchmark::State& state) {
+  for (auto _ : state) {
+    std::string text;
+    text.append(200, 'x');
+    benchmark::DoNotOptimize(text.data());
+  }
+}
+
+BENCHMARK(BM_PoolGetPutAllocs)->Threads(1)->Threads(2);
+BENCHMARK(BM_StringPoolAllocs)->Threads(1)->Threads(2);
+BENCHMARK(BM_BufferPoolAllocs)->Threads(1)->Threads(2);
+BENCHMARK(BM_StringNoPoolAllocs)->Threads(1);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  perflab::register_alloc_memory_manager();
+  return perflab::bench::run_with_budgets(argc, argv, {});
+}

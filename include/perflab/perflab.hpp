@@ -1,0 +1,7 @@
+// perflab: everything a service or benchmark includes, in one header.
+// Each component's header documents its own API.
+#pragma once
+
+#include "perflab/histogram.hpp"  // HDR latency histogram and interval logs
+#include "perflab/pool.hpp"       // ObjectPool, BufferPool, PoolRegistry
+#include "perflab/version.hpp"    // perflab::kVersion

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages perflab's build, tests and benchmarks need.
+# Idempotent: installs only what is missing (apt-get update first), never asks.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ clang libclang-rt-14-dev
+  # libraries (DESIGN.md: tests, benchmarks, CLI, formatting, JSON, compression)
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev nlohmann-json3-dev zlib1g-dev
+  # HdrHistogram's own Java tools read our interval logs in a test
+  libhdrhistogram-java default-jre-headless
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "bootstrap: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bootstrap: error: missing packages: ${missing[*]}" >&2
+  echo "bootstrap: run this script as root (or: sudo $0) to install them" >&2
+  exit 2
+fi
+
+echo "bootstrap: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "bootstrap: done"

@@ -1,0 +1,19 @@
+// The perflab subcommands. Each lives in its own file and registers itself on
+// the root CLI::App here; main.cc stays glue.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <vector>
+
+namespace perflab::cli {
+
+/// Adds one subcommand to `app`. The subcommand's callback returns through
+/// `exit_code`; errors are thrown as CLI::Error or std::exception.
+using CommandRegistrar = void (*)(CLI::App& app, int& exit_code);
+
+/// Every subcommand, in the order `perflab --help` lists them.
+const std::vector<CommandRegistrar>& command_registrars();
+
+}  // namespace perflab::cli
