@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   perflab::BufferPoolOptions buffer_options;
   buffer_options.name = "demo.responses";
   buffer_options.track_sites = false;
-  buffer_options.max_class_bytes = 4096;
+  buffer_options.max_class_bytes = 1024;
   perflab::BufferPool responses(buffer_options);
   const RunResult pooled = run(threads, per_thread, bodies, [&](const std::string& body, long position) {
     perflab::Buffer out = responses.get(256);

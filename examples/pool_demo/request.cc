@@ -34,10 +34,10 @@ void write_response(const Request& request, long position, Out& out) {
   out.append(std::string_view("\",\"type\":\""));
   out.append(std::string_view(request.type));
   out.append(std::string_view("\",\"fields\":"));
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, request.field_count);
+  char* end = std::to_chars(digits, digits + sizeof digits, request.field_count).ptr;
   out.append(std::string_view(digits, static_cast<std::size_t>(end - digits)));
   out.append(std::string_view(",\"position\":"));
-  std::tie(end, ec) = std::to_chars(digits, digits + sizeof digits, position);
+  end = std::to_chars(digits, digits + sizeof digits, position).ptr;
   out.append(std::string_view(digits, static_cast<std::size_t>(end - digits)));
   out.push_back('}');
 }

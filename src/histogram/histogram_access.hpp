@@ -1,0 +1,19 @@
+// Private: lets the codec in src/histogram/ read and fill a Histogram's
+// counts by index without widening the public interface.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "perflab/histogram.hpp"
+
+namespace perflab::detail {
+
+struct HistogramAccess {
+  static std::span<const std::int64_t> counts(const Histogram& h) noexcept { return h.counts_; }
+  static std::span<std::int64_t> counts(Histogram& h) noexcept { return h.counts_; }
+  // REQUIRES: total equals the sum of counts(h); the decoder computes it.
+  static void set_total_count(Histogram& h, std::int64_t total) noexcept { h.total_count_ = total; }
+};
+
+}  // namespace perflab::detail
