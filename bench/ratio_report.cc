@@ -2,6 +2,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -15,22 +16,29 @@ struct Median {
   double cpu_ns = 0;
   double real_ns = 0;
   double allocs_per_iter = -1;  // < 0 when no MemoryManager was registered
+  double allocs_per_op = -1;    // the "allocs_per_op" user counter, when a benchmark sets it
 };
 
 // Keeps Google Benchmark's console output and remembers the median of each run.
 class MedianCollector : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
+    // Every run comes here (so the MemoryManager figures, which only
+    // per-repetition runs carry, are seen); the console shows the aggregates.
+    std::vector<Run> shown;
     for (const Run& run : runs) {
       const bool single = repetitions_ == 1 && run.run_type == Run::RT_Iteration;
       const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-      if (!single && !median) continue;
+      if (single || run.run_type == Run::RT_Aggregate) shown.push_back(run);
       Median& m = medians_[run.run_name.str()];
+      if (run.run_type == Run::RT_Iteration && run.memory_result != nullptr)
+        m.allocs_per_iter = std::max(m.allocs_per_iter, run.allocs_per_iter);
+      if (!single && !median) continue;
       m.cpu_ns = run.GetAdjustedCPUTime();
       m.real_ns = run.GetAdjustedRealTime();
-      if (run.memory_result != nullptr) m.allocs_per_iter = run.allocs_per_iter;
+      if (auto c = run.counters.find("allocs_per_op"); c != run.counters.end()) m.allocs_per_op = c->second.value;
     }
+    if (!shown.empty()) ConsoleReporter::ReportRuns(shown);
   }
   void set_repetitions(int n) { repetitions_ = n; }
   const std::map<std::string, Median>& medians() const { return medians_; }
@@ -64,9 +72,7 @@ int run_with_budgets(int argc, char** argv, const std::vector<Budget>& budgets) 
     args.push_back(argv[i]);
   }
   static char default_repetitions[] = "--benchmark_repetitions=5";
-  static char no_repetition_rows[] = "--benchmark_report_aggregates_only=true";
   if (!has_repetitions) args.push_back(default_repetitions);
-  if (repetitions > 1) args.push_back(no_repetition_rows);
   int n = static_cast<int>(args.size());
   args.push_back(nullptr);
   benchmark::Initialize(&n, args.data());
@@ -104,8 +110,12 @@ int run_with_budgets(int argc, char** argv, const std::vector<Budget>& budgets) 
     missed |= !ok_line;
   }
   for (const auto& [name, m] : medians) {
+    if (m.allocs_per_op >= 0)
+      std::printf("  heap allocations per operation (timed loop), %-32s %.6f\n", name.c_str(),
+                  m.allocs_per_op);
     if (m.allocs_per_iter >= 0)
-      std::printf("  heap allocations per iteration, %-30s %.4f\n", name.c_str(), m.allocs_per_iter);
+      std::printf("  heap allocations per iteration (MemoryManager pass), %-24s %.4f\n", name.c_str(),
+                  m.allocs_per_iter);
   }
   return strict && missed ? 1 : 0;
 }

@@ -91,8 +91,10 @@ TEST(PoolConcurrencyTest, ObjectsTakenOnOneThreadCanBeReturnedOnAnother) {
   EXPECT_EQ(s.gets, static_cast<std::uint64_t>(kObjects));
   EXPECT_EQ(s.returns, s.gets);
   EXPECT_EQ(s.in_use, 0);
-  // The consumer's returns flow back through the depot, so the producer hits.
-  EXPECT_GT(s.hits, 0u);
+  // How many the producer reused depends on scheduling; that every object
+  // made is either idle or was dropped does not.
+  EXPECT_EQ(s.misses, s.idle_objects + s.drops);
+  EXPECT_EQ(static_cast<std::uint64_t>(Tracked::live.load()), s.idle_objects);
 }
 
 TEST(PoolConcurrencyTest, ExitingThreadHandsItsCacheBackToTheDepot) {
