@@ -367,7 +367,8 @@ void PoolCore::report_leaks(std::int64_t outstanding) {
   report.outstanding = outstanding;
   if (track_sites_) {
     // Group by site so a loop that leaks a thousand objects is one line.
-    for (const auto& [item, where] : taken_at_) {
+    for (const auto& taken : taken_at_) {
+      const SourceLocation& where = taken.second;
       auto same = std::find_if(report.sites.begin(), report.sites.end(), [&](const LeakReport::Site& s) {
         return s.where.line == where.line && std::string_view(s.where.file) == where.file;
       });
