@@ -50,7 +50,8 @@ void BM_PoolGetPut(benchmark::State& state) {
   if (state.thread_index() == 0) {
     const perflab::PoolStats after = pool.stats();
     const double gets = static_cast<double>(after.gets - before.gets);
-    state.counters["hit_rate"] = gets > 0 ? static_cast<double>(after.hits - before.hits) / gets : 0;
+    state.counters["hit_rate"] =
+        gets > 0 ? static_cast<double>(after.hits - before.hits) / gets : 0;
   }
 }
 

@@ -36,7 +36,8 @@ class MedianCollector : public benchmark::ConsoleReporter {
       if (!single && !median) continue;
       m.cpu_ns = run.GetAdjustedCPUTime();
       m.real_ns = run.GetAdjustedRealTime();
-      if (auto c = run.counters.find("allocs_per_op"); c != run.counters.end()) m.allocs_per_op = c->second.value;
+      if (auto c = run.counters.find("allocs_per_op"); c != run.counters.end())
+        m.allocs_per_op = c->second.value;
     }
     if (!shown.empty()) ConsoleReporter::ReportRuns(shown);
   }
@@ -114,8 +115,8 @@ int run_with_budgets(int argc, char** argv, const std::vector<Budget>& budgets) 
       std::printf("  heap allocations per operation (timed loop), %-32s %.6f\n", name.c_str(),
                   m.allocs_per_op);
     if (m.allocs_per_iter >= 0)
-      std::printf("  heap allocations per iteration (MemoryManager pass), %-24s %.4f\n", name.c_str(),
-                  m.allocs_per_iter);
+      std::printf("  heap allocations per iteration (MemoryManager pass), %-24s %.4f\n",
+                  name.c_str(), m.allocs_per_iter);
   }
   return strict && missed ? 1 : 0;
 }

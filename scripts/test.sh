@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The README's test command: install what is missing, build everything with
-# warnings as errors, run the whole test suite, smoke-run every benchmark, and
-# run the pool and histogram tests again under ThreadSanitizer and
-# AddressSanitizer (+UBSan) builds made with clang.
+# The README's test command: install what is missing, check formatting, build
+# everything with g++ and with clang with warnings as errors, run the whole test
+# suite, smoke-run every benchmark, and run the pool and histogram tests again
+# under ThreadSanitizer and AddressSanitizer (+UBSan) builds made with clang.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -10,6 +10,14 @@ jobs=$(nproc)
 scripts/bootstrap.sh
 
 step() { printf '\n== %s\n' "$*"; }
+
+step "format (clang-format, the project's .clang-format)"
+if git rev-parse --git-dir > /dev/null 2>&1; then
+  git ls-files '*.cc' '*.hpp' | xargs clang-format --dry-run -Werror
+  echo "formatted"
+else
+  echo "not a git checkout: format check skipped"
+fi
 
 step "build (g++, -Werror, benchmarks on)"
 cmake -S . -B build -G Ninja -DPERFLAB_WERROR=ON -DPERFLAB_BUILD_BENCH=ON > /dev/null
@@ -25,6 +33,12 @@ for bench in build/bench/*_bench; do
     || { cat "$bench.smoke.log"; echo "smoke run of $bench failed"; exit 1; }
   grep -E "ok|MISSED|not run|allocations" "$bench.smoke.log" || true
 done
+
+step "build (clang, -Werror, benchmarks on) and its test suite"
+cmake -S . -B build-clang -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DPERFLAB_WERROR=ON \
+  -DPERFLAB_BUILD_BENCH=ON > /dev/null
+cmake --build build-clang -j "$jobs"
+ctest --test-dir build-clang -j "$jobs" -LE integration | tail -n 3
 
 for sanitizer in thread address,undefined; do
   dir="build-san-${sanitizer%%,*}"

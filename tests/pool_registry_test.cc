@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 #include "perflab/pool.hpp"
@@ -46,11 +45,15 @@ TEST(PoolRegistryTest, OpenMetricsTextHasTypedFamiliesLabelsAndEof) {
   BufferPool buffers(buffer_options);
   const std::string text = registry.openmetrics();
   EXPECT_NE(text.find("# TYPE perflab_pool_gets counter\n"), std::string::npos);
-  EXPECT_NE(text.find("perflab_pool_gets_total{pool=\"weird \\\"name\\\"\\\\\"} 2\n"), std::string::npos)
+  EXPECT_NE(text.find("perflab_pool_gets_total{pool=\"weird \\\"name\\\"\\\\\"} 2\n"),
+            std::string::npos)
       << text;
-  EXPECT_NE(text.find("perflab_pool_hits_total{pool=\"weird \\\"name\\\"\\\\\"} 1\n"), std::string::npos);
-  EXPECT_NE(text.find("perflab_pool_hit_rate{pool=\"weird \\\"name\\\"\\\\\"} 0.5\n"), std::string::npos);
-  EXPECT_NE(text.find("perflab_pool_idle_objects{pool=\"bufs\",size_class=\"512\"} 0\n"), std::string::npos);
+  EXPECT_NE(text.find("perflab_pool_hits_total{pool=\"weird \\\"name\\\"\\\\\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("perflab_pool_hit_rate{pool=\"weird \\\"name\\\"\\\\\"} 0.5\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("perflab_pool_idle_objects{pool=\"bufs\",size_class=\"512\"} 0\n"),
+            std::string::npos);
   EXPECT_EQ(text.substr(text.size() - 6), "# EOF\n");
 }
 

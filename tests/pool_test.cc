@@ -1,10 +1,11 @@
+#include "perflab/pool.hpp"
+
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "perflab/pool.hpp"
 #include "pool_test_support.hpp"
 
 namespace perflab {
@@ -203,7 +204,8 @@ TEST(ObjectPoolTest, PoolsCreatedAndDestroyedRepeatedlyKeepTheirOwnCaches) {
 }
 
 TEST(ObjectPoolTest, MakeObjectPoolDeducesALambdaResetHook) {
-  auto pool = make_object_pool<std::vector<int>>(small_pool(4, 4), [](std::vector<int>& v) { v.clear(); });
+  auto pool =
+      make_object_pool<std::vector<int>>(small_pool(4, 4), [](std::vector<int>& v) { v.clear(); });
   {
     auto v = pool->get();
     v->assign(100, 7);

@@ -28,10 +28,11 @@ struct RunResult {
 std::vector<std::string> make_bodies() {
   std::vector<std::string> bodies;
   for (int i = 0; i < 1000; ++i) {
-    bodies.push_back("stream=account-" + std::to_string(i % 97) + "-of-the-demo-tenant;type=Deposited;" +
-                     "amount=" + std::to_string(1000 + i) + ";currency=EUR;" +
-                     "note=a note long enough to need the heap #" + std::to_string(i) + ";" +
-                     "correlation=c0ffee-" + std::to_string(i * 7919) + "-deadbeef-cafe");
+    bodies.push_back("stream=account-" + std::to_string(i % 97) +
+                     "-of-the-demo-tenant;type=Deposited;" + "amount=" + std::to_string(1000 + i) +
+                     ";currency=EUR;" + "note=a note long enough to need the heap #" +
+                     std::to_string(i) + ";" + "correlation=c0ffee-" + std::to_string(i * 7919) +
+                     "-deadbeef-cafe");
   }
   return bodies;
 }
@@ -92,19 +93,22 @@ int main(int argc, char** argv) {
   const long per_thread = argc > 1 ? std::atol(argv[1]) : 200000;
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   if (per_thread <= 0 || threads <= 0 || threads > 256) {
-    std::fprintf(stderr, "pool_demo: error: usage: pool_demo [REQUESTS_PER_THREAD > 0] [THREADS 1..256]\n");
+    std::fprintf(stderr,
+                 "pool_demo: error: usage: pool_demo [REQUESTS_PER_THREAD > 0] [THREADS 1..256]\n");
     return 2;
   }
   if (!perflab::alloc_counting_active()) {
-    std::fprintf(stderr, "pool_demo: error: perflab's allocation counter is not active "
-                         "(is another malloc replacement or a sanitizer loaded?)\n");
+    std::fprintf(stderr,
+                 "pool_demo: error: perflab's allocation counter is not active "
+                 "(is another malloc replacement or a sanitizer loaded?)\n");
     return 2;
   }
   const std::vector<std::string> bodies = make_bodies();
 
-  const RunResult plain = run(threads, per_thread, bodies, [](const std::string& body, long position) {
-    return static_cast<std::size_t>(digest(demo::handle_plain(body, position)));
-  });
+  const RunResult plain =
+      run(threads, per_thread, bodies, [](const std::string& body, long position) {
+        return static_cast<std::size_t>(digest(demo::handle_plain(body, position)));
+      });
 
   perflab::PoolOptions request_options;
   request_options.name = "demo.requests";
@@ -115,15 +119,17 @@ int main(int argc, char** argv) {
   buffer_options.track_sites = false;
   buffer_options.max_class_bytes = 1024;
   perflab::BufferPool responses(buffer_options);
-  const RunResult pooled = run(threads, per_thread, bodies, [&](const std::string& body, long position) {
-    perflab::Buffer out = responses.get(256);
-    demo::handle_pooled(body, position, requests, out);
-    return static_cast<std::size_t>(digest(out.view()));
-  });
+  const RunResult pooled =
+      run(threads, per_thread, bodies, [&](const std::string& body, long position) {
+        perflab::Buffer out = responses.get(256);
+        demo::handle_pooled(body, position, requests, out);
+        return static_cast<std::size_t>(digest(out.view()));
+      });
 
   const double n = static_cast<double>(per_thread) * threads;
-  std::printf("perflab pool demo: %.0f requests on %d thread%s, plain handler vs pooled handler\n\n", n,
-              threads, threads == 1 ? "" : "s");
+  std::printf(
+      "perflab pool demo: %.0f requests on %d thread%s, plain handler vs pooled handler\n\n", n,
+      threads, threads == 1 ? "" : "s");
   std::printf("  %-22s %12s  %12s   %8s\n", "", "plain", "pooled", "change");
   print_row("allocations/request", static_cast<double>(plain.allocs.allocs) / n,
             static_cast<double>(pooled.allocs.allocs) / n, "%12.3f");
@@ -134,13 +140,15 @@ int main(int argc, char** argv) {
             static_cast<double>(pooled.latency_ns.value_at_percentile(50)), "%12.0f");
   print_row("latency p99 (ns)", static_cast<double>(plain.latency_ns.value_at_percentile(99)),
             static_cast<double>(pooled.latency_ns.value_at_percentile(99)), "%12.0f");
-  std::printf("\n  (allocation counts are exact and repeatable; timings vary with the machine's load)\n");
+  std::printf(
+      "\n  (allocation counts are exact and repeatable; timings vary with the machine's load)\n");
 
   const perflab::PoolStats rs = requests.stats();
-  std::printf("\nrequest pool: gets=%llu hits=%llu misses=%llu drops=%llu hit rate=%.4f idle=%llu B\n",
-              static_cast<unsigned long long>(rs.gets), static_cast<unsigned long long>(rs.hits),
-              static_cast<unsigned long long>(rs.misses), static_cast<unsigned long long>(rs.drops),
-              rs.hit_rate(), static_cast<unsigned long long>(rs.idle_bytes));
+  std::printf(
+      "\nrequest pool: gets=%llu hits=%llu misses=%llu drops=%llu hit rate=%.4f idle=%llu B\n",
+      static_cast<unsigned long long>(rs.gets), static_cast<unsigned long long>(rs.hits),
+      static_cast<unsigned long long>(rs.misses), static_cast<unsigned long long>(rs.drops),
+      rs.hit_rate(), static_cast<unsigned long long>(rs.idle_bytes));
   requests.trim();
   responses.trim();
   std::printf("\nPool metrics after trim(), as a service would serve them on GET /metrics:\n\n%s",

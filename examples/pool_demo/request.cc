@@ -53,7 +53,8 @@ std::string handle_plain(std::string_view body, long position) {
 }
 
 void handle_pooled(std::string_view body, long position,
-                   perflab::ObjectPool<Request, perflab::ClearReset>& requests, perflab::Buffer& out) {
+                   perflab::ObjectPool<Request, perflab::ClearReset>& requests,
+                   perflab::Buffer& out) {
   auto request = requests.get();
   parse(body, *request);
   write_response(*request, position, out);

@@ -32,7 +32,8 @@ struct Request {
 std::string handle_plain(std::string_view body, long position);
 
 /// The same work with pooled objects; the response is written into `out`.
-void handle_pooled(std::string_view body, long position, perflab::ObjectPool<Request, perflab::ClearReset>& requests,
+void handle_pooled(std::string_view body, long position,
+                   perflab::ObjectPool<Request, perflab::ClearReset>& requests,
                    perflab::Buffer& out);
 
 }  // namespace demo

@@ -10,11 +10,13 @@ namespace {
 
 // `perflab version`: the version and what this build contains, for bug reports.
 void add_version_command(CLI::App& app, int& exit_code) {
-  CLI::App* version = app.add_subcommand("version", "Print perflab's version and build configuration");
+  CLI::App* version =
+      app.add_subcommand("version", "Print perflab's version and build configuration");
   version->callback([&exit_code] {
     fmt::print("perflab {}\n", kVersion);
 #ifdef __clang__
-    fmt::print("compiler: clang {}.{}.{}\n", __clang_major__, __clang_minor__, __clang_patchlevel__);
+    fmt::print("compiler: clang {}.{}.{}\n", __clang_major__, __clang_minor__,
+               __clang_patchlevel__);
 #elif defined(__GNUC__)
     fmt::print("compiler: g++ {}.{}.{}\n", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
 #endif

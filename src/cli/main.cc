@@ -1,9 +1,9 @@
 // perflab: profile-driven optimization of native services.
 // Glue only: parses the command line, dispatches to a subcommand, and turns
 // every error into "perflab: error: ..." with exit code 2.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <exception>
 #include <string>
 

@@ -10,9 +10,7 @@
 namespace perflab {
 namespace {
 
-void* new_block(void* context) {
-  return ::operator new(*static_cast<const std::size_t*>(context));
-}
+void* new_block(void* context) { return ::operator new(*static_cast<const std::size_t*>(context)); }
 void delete_block(void*, void* block) noexcept { ::operator delete(block); }
 
 }  // namespace
@@ -61,12 +59,15 @@ void Buffer::release_block() noexcept {
 }
 
 BufferPool::BufferPool(BufferPoolOptions options) : options_(std::move(options)) {
-  if (!std::has_single_bit(options_.min_class_bytes) || !std::has_single_bit(options_.max_class_bytes))
-    throw std::invalid_argument("perflab BufferPool: min_class_bytes and max_class_bytes must be powers of two");
+  if (!std::has_single_bit(options_.min_class_bytes) ||
+      !std::has_single_bit(options_.max_class_bytes))
+    throw std::invalid_argument(
+        "perflab BufferPool: min_class_bytes and max_class_bytes must be powers of two");
   if (options_.min_class_bytes > options_.max_class_bytes)
     throw std::invalid_argument("perflab BufferPool: min_class_bytes exceeds max_class_bytes");
   min_shift_ = static_cast<unsigned>(std::countr_zero(options_.min_class_bytes));
-  const std::size_t classes = static_cast<std::size_t>(std::countr_zero(options_.max_class_bytes)) - min_shift_ + 1;
+  const std::size_t classes =
+      static_cast<std::size_t>(std::countr_zero(options_.max_class_bytes)) - min_shift_ + 1;
   // Each class core reads its block size through the hooks' context pointer;
   // the sizes live in a stable array so the pointers stay valid.
   class_sizes_ = std::make_unique<std::size_t[]>(classes);
@@ -91,10 +92,12 @@ BufferPool::BufferPool(BufferPoolOptions options) : options_(std::move(options))
       }
     };
     classes_.push_back(std::make_unique<detail::PoolCore>(
-        std::move(per_class), detail::ItemHooks{&new_block, &delete_block, &class_sizes_[i], class_sizes_[i]}));
+        std::move(per_class),
+        detail::ItemHooks{&new_block, &delete_block, &class_sizes_[i], class_sizes_[i]}));
   }
   if (!options_.name.empty()) {
-    PoolRegistry& registry = options_.registry != nullptr ? *options_.registry : PoolRegistry::global();
+    PoolRegistry& registry =
+        options_.registry != nullptr ? *options_.registry : PoolRegistry::global();
     registry_id_ = registry.add([this](std::vector<PoolRegistry::Entry>& out) {
       for (std::size_t i = 0; i < classes_.size(); ++i)
         out.push_back(PoolRegistry::Entry{options_.name, class_bytes(i), classes_[i]->stats()});
@@ -104,7 +107,8 @@ BufferPool::BufferPool(BufferPoolOptions options) : options_(std::move(options))
 
 BufferPool::~BufferPool() {
   if (registry_id_ != 0) {
-    PoolRegistry& registry = options_.registry != nullptr ? *options_.registry : PoolRegistry::global();
+    PoolRegistry& registry =
+        options_.registry != nullptr ? *options_.registry : PoolRegistry::global();
     registry.remove(registry_id_);
   }
 }
@@ -121,7 +125,8 @@ Buffer BufferPool::get(std::size_t min_capacity, SourceLocation where) {
   return Buffer(this, block, capacity);
 }
 
-char* BufferPool::take_block(std::size_t bytes, std::size_t& capacity, const SourceLocation& where) {
+char* BufferPool::take_block(std::size_t bytes, std::size_t& capacity,
+                             const SourceLocation& where) {
   const std::size_t index = class_of(bytes);
   if (index == classes_.size()) {
     oversize_gets_.fetch_add(1, std::memory_order_relaxed);

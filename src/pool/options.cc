@@ -1,6 +1,6 @@
-#include <cstdio>
-
 #include "perflab/pool/options.hpp"
+
+#include <cstdio>
 
 namespace perflab {
 
@@ -22,12 +22,12 @@ void print_leak_report(const LeakReport& report) noexcept {
   std::fprintf(stderr, "perflab: pool '%s' destroyed with %lld object(s) still in use\n",
                report.pool.c_str(), static_cast<long long>(report.outstanding));
   for (const LeakReport::Site& site : report.sites) {
-    std::fprintf(stderr, "perflab:   %llu taken at %s:%u in %s\n",
-                 static_cast<unsigned long long>(site.objects), site.where.file, site.where.line,
-                 site.where.function);
+    std::fprintf(stderr, "perflab:   %llu taken at %s:%u\n",
+                 static_cast<unsigned long long>(site.objects), site.where.file, site.where.line);
   }
   if (report.sites.empty() && report.outstanding > 0)
-    std::fprintf(stderr, "perflab:   (set PoolOptions::track_sites to see where they were taken)\n");
+    std::fprintf(stderr,
+                 "perflab:   (set PoolOptions::track_sites to see where they were taken)\n");
 }
 
 }  // namespace perflab

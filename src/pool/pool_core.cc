@@ -23,23 +23,20 @@ struct ThreadExitGuard {
 thread_local bool tls_exiting = false;
 thread_local ThreadExitGuard tls_exit_guard;
 
+constexpr std::align_val_t kCacheAlignment{alignof(ThreadCache)};
+
 ThreadCache* new_cache(std::size_t capacity) noexcept {
-  auto* cache = new (std::nothrow) ThreadCache;
-  if (cache == nullptr) return nullptr;
-  if (capacity != 0) {
-    cache->items = new (std::nothrow) void*[capacity];
-    if (cache->items == nullptr) {
-      delete cache;
-      return nullptr;
-    }
-  }
+  void* memory =
+      ::operator new(sizeof(ThreadCache) + capacity * sizeof(void*), kCacheAlignment, std::nothrow);
+  if (memory == nullptr) return nullptr;
+  auto* cache = new (memory) ThreadCache;
   cache->capacity = static_cast<std::uint32_t>(capacity);
   return cache;
 }
 
 void delete_cache(ThreadCache* cache) noexcept {
-  delete[] cache->items;
-  delete cache;
+  cache->~ThreadCache();
+  ::operator delete(cache, kCacheAlignment);
 }
 
 bool ensure_tls_slots(std::uint32_t slot) noexcept {
@@ -70,7 +67,8 @@ struct ThreadExitDrain {
         const SlotOwner& owner = table.owners[i];
         // A stale entry (its pool destroyed, the slot maybe reused) is skipped:
         // the destroyed pool already freed the cache.
-        if (owner.pool != nullptr && owner.epoch == entry.epoch) owner.pool->retire_cache(entry.cache);
+        if (owner.pool != nullptr && owner.epoch == entry.epoch)
+          owner.pool->retire_cache(entry.cache);
       }
     }
     delete[] tls_cache_slots;
@@ -93,8 +91,10 @@ PoolCore::PoolCore(PoolOptions options, ItemHooks hooks)
     throw std::invalid_argument("perflab pool: max_idle_per_thread above 2^20 (1048576)");
   if (options_.min_idle > options_.max_idle_shared)
     throw std::invalid_argument("perflab pool: min_idle exceeds max_idle_shared");
-  batch_ = options_.batch != 0 ? options_.batch : std::max<std::size_t>(1, options_.max_idle_per_thread / 2);
+  batch_ = options_.batch != 0 ? options_.batch
+                               : std::max<std::size_t>(1, options_.max_idle_per_thread / 2);
   batch_ = std::min(batch_, std::max<std::size_t>(1, options_.max_idle_per_thread));
+  cache_capacity_ = track_sites_ ? 0 : options_.max_idle_per_thread;
   depot_.reserve(std::min<std::size_t>(options_.max_idle_shared, 1024));
   SlotTable& table = slot_table();
   {
@@ -110,7 +110,8 @@ PoolCore::PoolCore(PoolOptions options, ItemHooks hooks)
     }
   }
   if (!options_.name.empty()) {
-    PoolRegistry& registry = options_.registry != nullptr ? *options_.registry : PoolRegistry::global();
+    PoolRegistry& registry =
+        options_.registry != nullptr ? *options_.registry : PoolRegistry::global();
     registry_id_ = registry.add([this](std::vector<PoolRegistry::Entry>& out) {
       out.push_back(PoolRegistry::Entry{options_.name, 0, stats()});
     });
@@ -119,7 +120,8 @@ PoolCore::PoolCore(PoolOptions options, ItemHooks hooks)
 
 PoolCore::~PoolCore() {
   if (registry_id_ != 0) {
-    PoolRegistry& registry = options_.registry != nullptr ? *options_.registry : PoolRegistry::global();
+    PoolRegistry& registry =
+        options_.registry != nullptr ? *options_.registry : PoolRegistry::global();
     registry.remove(registry_id_);
   }
   {
@@ -137,7 +139,7 @@ PoolCore::~PoolCore() {
       ThreadCache* cache = caches_;
       caches_ = cache->next;
       fold_counters(*cache);
-      destroy_items(cache->items, cache->count.load(std::memory_order_relaxed));
+      destroy_items(cache->items(), cache->count.load(std::memory_order_relaxed));
       delete_cache(cache);
     }
     destroy_items(depot_.data(), depot_.size());
@@ -150,7 +152,7 @@ PoolCore::~PoolCore() {
 ThreadCache* PoolCore::attach_thread() noexcept {
   if (tls_exiting) return nullptr;
   if (!ensure_tls_slots(slot_)) return nullptr;
-  ThreadCache* cache = new_cache(options_.max_idle_per_thread);
+  ThreadCache* cache = new_cache(cache_capacity_);
   if (cache == nullptr) return nullptr;
   tls_exit_guard.armed = true;
   {
@@ -162,7 +164,7 @@ ThreadCache* PoolCore::attach_thread() noexcept {
   return cache;
 }
 
-void* PoolCore::get_slow(ThreadCache* cache, const SourceLocation& where) {
+void* PoolCore::get_slow(ThreadCache* cache, SourceLocation where) {
   void* item = nullptr;
   {
     std::lock_guard lock(mutex_);
@@ -171,13 +173,13 @@ void* PoolCore::get_slow(ThreadCache* cache, const SourceLocation& where) {
     } else if (cache->count.load(std::memory_order_relaxed) == 0 && cache->capacity != 0) {
       // Refill a batch so the next gets are served without the lock.
       const std::size_t k = std::min(batch_, depot_.size());
-      std::copy(depot_.end() - static_cast<std::ptrdiff_t>(k), depot_.end(), cache->items);
+      std::copy(depot_.end() - static_cast<std::ptrdiff_t>(k), depot_.end(), cache->items());
       depot_.resize(depot_.size() - k);
       cache->count.store(static_cast<std::uint32_t>(k), std::memory_order_relaxed);
     }
     const std::uint32_t n = cache != nullptr ? cache->count.load(std::memory_order_relaxed) : 0;
     if (n != 0) {
-      item = cache->items[n - 1];
+      item = cache->items()[n - 1];
       cache->count.store(n - 1, std::memory_order_relaxed);
     } else if (!depot_.empty()) {
       item = depot_.back();
@@ -222,16 +224,17 @@ void PoolCore::put_slow(ThreadCache* cache, void* item) noexcept {
     if (cache == nullptr) ++retired_returns_;
     const std::uint32_t n = cache != nullptr ? cache->count.load(std::memory_order_relaxed) : 0;
     if (cache != nullptr && n < cache->capacity) {
-      cache->items[n] = item;
+      cache->items()[n] = item;
       cache->count.store(n + 1, std::memory_order_relaxed);
     } else {
-      std::size_t room = options_.max_idle_shared - std::min(options_.max_idle_shared, depot_.size());
+      std::size_t room =
+          options_.max_idle_shared - std::min(options_.max_idle_shared, depot_.size());
       if (cache != nullptr && n != 0 && room > 1) {
         // Flush a batch to the depot so the next returns stay lock-free, and
         // keep one place for the item itself.
         const std::size_t k = std::min<std::size_t>({batch_, n, room - 1});
-        depot_.insert(depot_.end(), cache->items + (n - k), cache->items + n);
-        cache->items[n - k] = item;
+        depot_.insert(depot_.end(), cache->items() + (n - k), cache->items() + n);
+        cache->items()[n - k] = item;
         cache->count.store(static_cast<std::uint32_t>(n - k + 1), std::memory_order_relaxed);
       } else if (room != 0) {
         depot_.push_back(item);
@@ -253,12 +256,13 @@ void PoolCore::retire_cache(ThreadCache* cache) noexcept {
   {
     std::lock_guard lock(mutex_);
     const std::size_t n = cache->count.load(std::memory_order_relaxed);
-    const std::size_t room = options_.max_idle_shared - std::min(options_.max_idle_shared, depot_.size());
+    const std::size_t room =
+        options_.max_idle_shared - std::min(options_.max_idle_shared, depot_.size());
     const std::size_t keep = std::min(n, room);
-    depot_.insert(depot_.end(), cache->items, cache->items + keep);
+    depot_.insert(depot_.end(), cache->items(), cache->items() + keep);
     // Freed beyond the cap like any other return over it, so they count as drops.
     try {
-      excess.assign(cache->items + keep, cache->items + n);
+      excess.assign(cache->items() + keep, cache->items() + n);
     } catch (...) {
       excess.clear();
     }
@@ -322,16 +326,18 @@ void PoolCore::trim() {
     // The calling thread's own cache is safe to empty; other threads' caches
     // are theirs until they exit, bounded by max_idle_per_thread.
     ThreadCache* own = nullptr;
-    if (slot_ < tls_cache_slot_count && tls_cache_slots[slot_].epoch == epoch_) own = tls_cache_slots[slot_].cache;
+    if (slot_ < tls_cache_slot_count && tls_cache_slots[slot_].epoch == epoch_)
+      own = tls_cache_slots[slot_].cache;
     if (own != nullptr) {
       const std::uint32_t n = own->count.load(std::memory_order_relaxed);
-      depot_.insert(depot_.end(), own->items, own->items + n);
+      depot_.insert(depot_.end(), own->items(), own->items() + n);
       own->count.store(0, std::memory_order_relaxed);
     }
     std::size_t other_idle = 0;
     for (const ThreadCache* cache = caches_; cache != nullptr; cache = cache->next)
       other_idle += cache->count.load(std::memory_order_relaxed);
-    const std::size_t keep_in_depot = options_.min_idle > other_idle ? options_.min_idle - other_idle : 0;
+    const std::size_t keep_in_depot =
+        options_.min_idle > other_idle ? options_.min_idle - other_idle : 0;
     if (depot_.size() > keep_in_depot) {
       freed.assign(depot_.begin() + static_cast<std::ptrdiff_t>(keep_in_depot), depot_.end());
       depot_.resize(keep_in_depot);
@@ -353,7 +359,8 @@ void PoolCore::prewarm(std::size_t objects) {
   std::size_t excess_from = made.size();
   {
     std::lock_guard lock(mutex_);
-    const std::size_t room = options_.max_idle_shared - std::min(options_.max_idle_shared, depot_.size());
+    const std::size_t room =
+        options_.max_idle_shared - std::min(options_.max_idle_shared, depot_.size());
     const std::size_t keep = std::min(room, made.size());
     depot_.insert(depot_.end(), made.begin(), made.begin() + static_cast<std::ptrdiff_t>(keep));
     excess_from = keep;
@@ -369,9 +376,10 @@ void PoolCore::report_leaks(std::int64_t outstanding) {
     // Group by site so a loop that leaks a thousand objects is one line.
     for (const auto& taken : taken_at_) {
       const SourceLocation& where = taken.second;
-      auto same = std::find_if(report.sites.begin(), report.sites.end(), [&](const LeakReport::Site& s) {
-        return s.where.line == where.line && std::string_view(s.where.file) == where.file;
-      });
+      auto same =
+          std::find_if(report.sites.begin(), report.sites.end(), [&](const LeakReport::Site& s) {
+            return s.where.line == where.line && std::string_view(s.where.file) == where.file;
+          });
       if (same != report.sites.end()) {
         ++same->objects;
       } else {

@@ -1,8 +1,7 @@
 #include "perflab/pool/registry.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace perflab {
@@ -12,10 +11,17 @@ namespace {
 void append_label_value(std::string& out, std::string_view value) {
   for (char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -52,7 +58,8 @@ constexpr Family kFamilies[] = {
 
 std::string format_number(double v) {
   // Integers print without a fraction; rates keep their precision.
-  if (v == static_cast<double>(static_cast<long long>(v))) return std::to_string(static_cast<long long>(v));
+  if (v == static_cast<double>(static_cast<long long>(v)))
+    return std::to_string(static_cast<long long>(v));
   char text[32];
   std::snprintf(text, sizeof text, "%.6g", v);
   return text;
@@ -122,9 +129,9 @@ std::string PoolRegistry::format_json(const std::vector<Entry>& entries) {
   for (const Entry& entry : entries) {
     const PoolStats& s = entry.stats;
     nlohmann::json pool = {
-        {"name", entry.pool},     {"gets", s.gets},       {"hits", s.hits},
-        {"misses", s.misses},     {"returns", s.returns}, {"drops", s.drops},
-        {"trimmed", s.trimmed},   {"in_use", s.in_use},   {"idle_objects", s.idle_objects},
+        {"name", entry.pool},         {"gets", s.gets},           {"hits", s.hits},
+        {"misses", s.misses},         {"returns", s.returns},     {"drops", s.drops},
+        {"trimmed", s.trimmed},       {"in_use", s.in_use},       {"idle_objects", s.idle_objects},
         {"idle_bytes", s.idle_bytes}, {"hit_rate", s.hit_rate()},
     };
     if (entry.size_class != 0) pool["size_class"] = entry.size_class;

@@ -66,13 +66,15 @@ class Buffer {
 
   void append(const void* bytes, std::size_t n) {
     if (n == 0) return;
-    if (size_ + n > capacity_) [[unlikely]] grow_to(size_ + n);
+    if (size_ + n > capacity_) [[unlikely]]
+      grow_to(size_ + n);
     std::memcpy(data_ + size_, bytes, n);
     size_ += n;
   }
   void append(std::string_view text) { append(text.data(), text.size()); }
   void push_back(char c) {
-    if (size_ == capacity_) [[unlikely]] grow_to(size_ + 1);
+    if (size_ == capacity_) [[unlikely]]
+      grow_to(size_ + 1);
     data_[size_++] = c;
   }
   Buffer& operator+=(std::string_view text) {
@@ -141,7 +143,9 @@ class BufferPool {
   /// Counters of every size class plus the bypassing buffers.
   PoolStats stats() const;
   std::size_t class_count() const noexcept { return classes_.size(); }
-  std::size_t class_bytes(std::size_t index) const noexcept { return options_.min_class_bytes << index; }
+  std::size_t class_bytes(std::size_t index) const noexcept {
+    return options_.min_class_bytes << index;
+  }
   /// Counters of one size class. Precondition: index < class_count().
   PoolStats class_stats(std::size_t index) const { return classes_[index]->stats(); }
 

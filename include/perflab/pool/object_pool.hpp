@@ -38,7 +38,8 @@ class Pooled {
  public:
   Pooled() noexcept = default;
   Pooled(Pooled&& other) noexcept
-      : pool_(std::exchange(other.pool_, nullptr)), object_(std::exchange(other.object_, nullptr)) {}
+      : pool_(std::exchange(other.pool_, nullptr)),
+        object_(std::exchange(other.object_, nullptr)) {}
   Pooled& operator=(Pooled&& other) noexcept {
     if (this != &other) {
       reset();
@@ -106,8 +107,8 @@ class ObjectPool {
   explicit ObjectPool(PoolOptions options = {}, Reset reset = Reset{}, Factory factory = nullptr)
       : reset_(std::move(reset)),
         factory_(std::move(factory)),
-        core_(std::move(options),
-              detail::ItemHooks{&ObjectPool::create_item, &ObjectPool::destroy_item, this, sizeof(T)}) {}
+        core_(std::move(options), detail::ItemHooks{&ObjectPool::create_item,
+                                                    &ObjectPool::destroy_item, this, sizeof(T)}) {}
 
   ObjectPool(const ObjectPool&) = delete;
   ObjectPool& operator=(const ObjectPool&) = delete;

@@ -26,16 +26,21 @@ class PoolCore;
 // concurrent readers free of data races.
 class OwnedCounter {
  public:
-  void bump() noexcept { value_.store(value_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
-  void drop_one() noexcept { value_.store(value_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed); }
+  void bump() noexcept {
+    value_.store(value_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  void drop_one() noexcept {
+    value_.store(value_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
   std::uint64_t read() const noexcept { return value_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<std::uint64_t> value_{0};
 };
 
-// One thread's idle objects for one pool. Cache-line aligned so two threads'
-// caches never share a line.
+// One thread's idle objects for one pool, followed in the same allocation by
+// `capacity` item slots (so reaching them costs no pointer load). Cache-line
+// aligned so two threads' caches never share a line.
 struct alignas(64) ThreadCache {
   OwnedCounter gets;
   OwnedCounter misses;
@@ -43,8 +48,9 @@ struct alignas(64) ThreadCache {
   OwnedCounter drops;
   std::atomic<std::uint32_t> count{0};  // written by the owner only
   std::uint32_t capacity = 0;
-  void** items = nullptr;
   ThreadCache* next = nullptr;  // the owning pool's list, guarded by its mutex
+
+  void** items() noexcept { return reinterpret_cast<void**>(this + 1); }
 };
 
 // Thread-local table from pool slot to that thread's cache. The epoch tells a
@@ -58,7 +64,7 @@ inline thread_local std::uint32_t tls_cache_slot_count = 0;
 
 // How a core makes and frees the items it pools.
 struct ItemHooks {
-  void* (*create)(void* context) = nullptr;         // may throw
+  void* (*create)(void* context) = nullptr;              // may throw
   void (*destroy)(void* context, void* item) = nullptr;  // must not throw
   void* context = nullptr;
   std::size_t item_bytes = 0;  // counted in idle_bytes per idle item
@@ -72,14 +78,16 @@ class PoolCore {
   PoolCore(const PoolCore&) = delete;
   PoolCore& operator=(const PoolCore&) = delete;
 
-  void* get(const SourceLocation& where) {
+  // Tracking sites gives every thread cache a capacity of 0, so the fast
+  // paths need no check of their own: every operation takes the slow path.
+  void* get(SourceLocation where) {
     ThreadCache* cache = local_cache();
     if (cache != nullptr) [[likely]] {
       cache->gets.bump();
       const std::uint32_t n = cache->count.load(std::memory_order_relaxed);
-      if (n != 0 && !track_sites_) [[likely]] {
+      if (n != 0) [[likely]] {
         cache->count.store(n - 1, std::memory_order_relaxed);
-        return cache->items[n - 1];
+        return cache->items()[n - 1];
       }
     }
     return get_slow(cache, where);
@@ -90,8 +98,8 @@ class PoolCore {
     if (cache != nullptr) [[likely]] {
       cache->returns.bump();
       const std::uint32_t n = cache->count.load(std::memory_order_relaxed);
-      if (n < cache->capacity && !track_sites_) [[likely]] {
-        cache->items[n] = item;
+      if (n < cache->capacity) [[likely]] {
+        cache->items()[n] = item;
         cache->count.store(n + 1, std::memory_order_relaxed);
         return;
       }
@@ -111,13 +119,14 @@ class PoolCore {
     const std::uint32_t slot = slot_;
     if (slot < tls_cache_slot_count) [[likely]] {
       const CacheSlot& entry = tls_cache_slots[slot];
-      if (entry.epoch == epoch_) [[likely]] return entry.cache;
+      if (entry.epoch == epoch_) [[likely]]
+        return entry.cache;
     }
     return attach_thread();
   }
 
   ThreadCache* attach_thread() noexcept;
-  void* get_slow(ThreadCache* cache, const SourceLocation& where);
+  void* get_slow(ThreadCache* cache, SourceLocation where);
   void put_slow(ThreadCache* cache, void* item) noexcept;
   // Moves an exiting thread's cache into the depot and frees the cache.
   void retire_cache(ThreadCache* cache) noexcept;
@@ -129,16 +138,17 @@ class PoolCore {
   PoolOptions options_;
   ItemHooks hooks_;
   std::size_t batch_;
+  std::size_t cache_capacity_;  // per thread; 0 when tracking sites
   bool track_sites_;
   std::uint32_t slot_;
   std::uint64_t epoch_;
 
   mutable std::mutex mutex_;
-  std::vector<void*> depot_;     // guarded by mutex_
+  std::vector<void*> depot_;       // guarded by mutex_
   ThreadCache* caches_ = nullptr;  // every live thread's cache, guarded by mutex_
   // Counters of exited threads and of operations done without a cache.
-  std::uint64_t retired_gets_ = 0, retired_misses_ = 0, retired_returns_ = 0,
-                retired_drops_ = 0, trimmed_ = 0;
+  std::uint64_t retired_gets_ = 0, retired_misses_ = 0, retired_returns_ = 0, retired_drops_ = 0,
+                trimmed_ = 0;
   std::unordered_map<void*, SourceLocation> taken_at_;  // track_sites only
   std::uint64_t registry_id_ = 0;
 };
