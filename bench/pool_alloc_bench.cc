@@ -15,19 +15,12 @@
 #include "perflab/alloc.hpp"
 #include "perflab/alloc_benchmark.hpp"
 #include "perflab/pool.hpp"
+#include "pool_bench_support.hpp"
 #include "ratio_report.hpp"
 
 namespace {
 
-struct Request {
-  char bytes[64];
-};
-
-perflab::PoolOptions bench_options() {
-  perflab::PoolOptions options;
-  options.track_sites = false;
-  return options;
-}
+using perflab::bench::Request;
 
 // Runs `op` in the timed loop and reports this thread's allocations per op.
 template <class Op>
@@ -41,7 +34,7 @@ void count_allocs_per_op(benchmark::State& state, Op op) {
 }
 
 void BM_PoolGetPutAllocs(benchmark::State& state) {
-  static perflab::ObjectPool<Request> pool(bench_options());
+  static perflab::ObjectPool<Request> pool(perflab::bench::bench_pool_options());
   count_allocs_per_op(state, [&] {
     auto request = pool.get();
     benchmark::DoNotOptimize(request.get());
@@ -49,7 +42,8 @@ void BM_PoolGetPutAllocs(benchmark::State& state) {
 }
 
 void BM_StringPoolAllocs(benchmark::State& state) {
-  static perflab::ObjectPool<std::string, perflab::ClearReset> pool(bench_options());
+  static perflab::ObjectPool<std::string, perflab::ClearReset> pool(
+      perflab::bench::bench_pool_options());
   count_allocs_per_op(state, [&] {
     auto text = pool.get();
     text->append(200, 'x');  // reused capacity: no allocation once warm

@@ -12,23 +12,15 @@
 #include <vector>
 
 #include "perflab/pool.hpp"
+#include "pool_bench_support.hpp"
 #include "ratio_report.hpp"
 
 namespace {
 
-// A typical small request object: 64 bytes.
-struct Request {
-  char bytes[64];
-};
-
-perflab::PoolOptions bench_options() {
-  perflab::PoolOptions options;
-  options.track_sites = false;
-  return options;
-}
+using perflab::bench::Request;
 
 perflab::ObjectPool<Request>& shared_pool() {
-  static perflab::ObjectPool<Request> pool(bench_options());
+  static perflab::ObjectPool<Request> pool(perflab::bench::bench_pool_options());
   return pool;
 }
 
@@ -82,7 +74,7 @@ BENCHMARK(BM_PmrUnsynchronizedPool)->Threads(1);
 // compare what stays with the configured floor.
 void report_trim_floor() {
   constexpr std::size_t kFloor = 32;
-  perflab::PoolOptions options = bench_options();
+  perflab::PoolOptions options = perflab::bench::bench_pool_options();
   options.min_idle = kFloor;
   perflab::ObjectPool<Request> pool(options);
   std::vector<std::thread> threads;

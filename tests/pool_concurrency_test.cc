@@ -16,19 +16,12 @@
 namespace perflab {
 namespace {
 
+using testing::pool_options;
 using testing::Tracked;
-
-PoolOptions options_for(std::size_t per_thread, std::size_t shared) {
-  PoolOptions options;
-  options.max_idle_per_thread = per_thread;
-  options.max_idle_shared = shared;
-  options.track_sites = false;
-  return options;
-}
 
 TEST(PoolConcurrencyTest, ManyThreadsGettingAndPuttingKeepCountsExact) {
   constexpr int kThreads = 8, kRounds = 5000;
-  ObjectPool<Tracked> pool(options_for(16, 64));
+  ObjectPool<Tracked> pool(pool_options(16, 64));
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&pool, t] {
@@ -57,7 +50,7 @@ TEST(PoolConcurrencyTest, ManyThreadsGettingAndPuttingKeepCountsExact) {
 
 TEST(PoolConcurrencyTest, ObjectsTakenOnOneThreadCanBeReturnedOnAnother) {
   constexpr int kObjects = 20000;
-  ObjectPool<Tracked> pool(options_for(32, 256));
+  ObjectPool<Tracked> pool(pool_options(32, 256));
   std::mutex mutex;
   std::condition_variable ready;
   std::deque<ObjectPool<Tracked>::Handle> queue;
@@ -99,7 +92,7 @@ TEST(PoolConcurrencyTest, ObjectsTakenOnOneThreadCanBeReturnedOnAnother) {
 
 TEST(PoolConcurrencyTest, ExitingThreadHandsItsCacheBackToTheDepot) {
   constexpr std::size_t kCached = 24;
-  ObjectPool<Tracked> pool(options_for(32, 256));
+  ObjectPool<Tracked> pool(pool_options(32, 256));
   std::thread worker([&] {
     std::vector<Tracked*> taken;
     for (std::size_t i = 0; i < kCached; ++i) taken.push_back(pool.take());
@@ -118,7 +111,7 @@ TEST(PoolConcurrencyTest, ExitingThreadHandsItsCacheBackToTheDepot) {
 }
 
 TEST(PoolConcurrencyTest, ExitingThreadDropsWhatTheDepotCannotHold) {
-  ObjectPool<Tracked> pool(options_for(32, 4));
+  ObjectPool<Tracked> pool(pool_options(32, 4));
   std::thread worker([&] {
     std::vector<Tracked*> taken;
     for (int i = 0; i < 10; ++i) taken.push_back(pool.take());
@@ -133,7 +126,7 @@ TEST(PoolConcurrencyTest, ExitingThreadDropsWhatTheDepotCannotHold) {
 
 TEST(PoolConcurrencyTest, ThreadOutlivingAPoolUsesANewPoolInTheSameSlotSafely) {
   std::barrier sync(2);
-  auto first = std::make_unique<ObjectPool<Tracked>>(options_for(8, 8));
+  auto first = std::make_unique<ObjectPool<Tracked>>(pool_options(8, 8));
   std::unique_ptr<ObjectPool<Tracked>> second;
   std::thread worker([&] {
     { auto h = first->get(); }  // leaves an object in this thread's cache
@@ -145,7 +138,7 @@ TEST(PoolConcurrencyTest, ThreadOutlivingAPoolUsesANewPoolInTheSameSlotSafely) {
   sync.arrive_and_wait();
   first.reset();
   EXPECT_EQ(Tracked::live.load(), 0) << "the destroyed pool freed the worker's cached object";
-  second = std::make_unique<ObjectPool<Tracked>>(options_for(8, 8));
+  second = std::make_unique<ObjectPool<Tracked>>(pool_options(8, 8));
   sync.arrive_and_wait();
   sync.arrive_and_wait();
   worker.join();

@@ -11,18 +11,11 @@
 namespace perflab {
 namespace {
 
+using testing::pool_options;
 using testing::Tracked;
 
-PoolOptions small_pool(std::size_t per_thread, std::size_t shared) {
-  PoolOptions options;
-  options.max_idle_per_thread = per_thread;
-  options.max_idle_shared = shared;
-  options.track_sites = false;
-  return options;
-}
-
 TEST(ObjectPoolTest, MissConstructsAndReturnedObjectIsReusedAsHit) {
-  ObjectPool<Tracked> pool(small_pool(8, 8));
+  ObjectPool<Tracked> pool(pool_options(8, 8));
   Tracked* first = pool.take();
   EXPECT_EQ(Tracked::live.load(), 1);
   pool.put(first);
@@ -41,7 +34,7 @@ TEST(ObjectPoolTest, MissConstructsAndReturnedObjectIsReusedAsHit) {
 }
 
 TEST(ObjectPoolTest, ResetHookRunsOnEveryReturn) {
-  ObjectPool<std::string, ClearReset> pool(small_pool(4, 4));
+  ObjectPool<std::string, ClearReset> pool(pool_options(4, 4));
   {
     auto text = pool.get();
     text->assign("a request body that is long enough to live on the heap");
@@ -52,7 +45,7 @@ TEST(ObjectPoolTest, ResetHookRunsOnEveryReturn) {
 }
 
 TEST(ObjectPoolTest, HandleGivesObjectBackAtScopeExitAndOnReset) {
-  ObjectPool<Tracked> pool(small_pool(4, 4));
+  ObjectPool<Tracked> pool(pool_options(4, 4));
   {
     auto a = pool.get();
     auto b = std::move(a);
@@ -68,7 +61,7 @@ TEST(ObjectPoolTest, HandleGivesObjectBackAtScopeExitAndOnReset) {
 }
 
 TEST(ObjectPoolTest, ReleasedObjectStaysOutUntilPut) {
-  ObjectPool<Tracked> pool(small_pool(4, 4));
+  ObjectPool<Tracked> pool(pool_options(4, 4));
   auto handle = pool.get();
   Tracked* raw = handle.release();
   handle = ObjectPool<Tracked>::Handle{};
@@ -79,7 +72,7 @@ TEST(ObjectPoolTest, ReleasedObjectStaysOutUntilPut) {
 
 TEST(ObjectPoolTest, ReturnsBeyondIdleCapsAreDroppedAndDestroyed) {
   constexpr std::size_t kPerThread = 2, kShared = 3, kTaken = 10;
-  ObjectPool<Tracked> pool(small_pool(kPerThread, kShared));
+  ObjectPool<Tracked> pool(pool_options(kPerThread, kShared));
   std::vector<Tracked*> taken;
   for (std::size_t i = 0; i < kTaken; ++i) taken.push_back(pool.take());
   for (Tracked* t : taken) pool.put(t);
@@ -90,7 +83,7 @@ TEST(ObjectPoolTest, ReturnsBeyondIdleCapsAreDroppedAndDestroyed) {
 }
 
 TEST(ObjectPoolTest, TrimFreesIdleObjectsDownToTheFloor) {
-  PoolOptions options = small_pool(16, 64);
+  PoolOptions options = pool_options(16, 64);
   options.min_idle = 4;
   ObjectPool<Tracked> pool(options);
   std::vector<Tracked*> taken;
@@ -106,7 +99,7 @@ TEST(ObjectPoolTest, TrimFreesIdleObjectsDownToTheFloor) {
 }
 
 TEST(ObjectPoolTest, PrewarmedObjectsMakeTheFirstGetsHits) {
-  ObjectPool<Tracked> pool(small_pool(8, 32));
+  ObjectPool<Tracked> pool(pool_options(8, 32));
   pool.prewarm(20);
   EXPECT_EQ(pool.stats().idle_objects, 20u);
   std::vector<Tracked*> taken;
@@ -117,7 +110,7 @@ TEST(ObjectPoolTest, PrewarmedObjectsMakeTheFirstGetsHits) {
 }
 
 TEST(ObjectPoolTest, WorksWithoutThreadCaches) {
-  ObjectPool<Tracked> pool(small_pool(0, 2));
+  ObjectPool<Tracked> pool(pool_options(0, 2));
   Tracked* a = pool.take();
   Tracked* b = pool.take();
   Tracked* c = pool.take();
@@ -135,7 +128,7 @@ TEST(ObjectPoolTest, WorksWithoutThreadCaches) {
 
 TEST(ObjectPoolTest, FactoryFailureHandsNothingOutAndKeepsCountsExact) {
   int calls = 0;
-  ObjectPool<Tracked> pool(small_pool(4, 4), NoReset{}, [&]() -> Tracked* {
+  ObjectPool<Tracked> pool(pool_options(4, 4), NoReset{}, [&]() -> Tracked* {
     if (++calls == 2) throw std::runtime_error("no memory for you");
     return new Tracked;
   });
@@ -149,7 +142,7 @@ TEST(ObjectPoolTest, FactoryFailureHandsNothingOutAndKeepsCountsExact) {
 
 TEST(ObjectPoolTest, DestroyingPoolWithObjectsOutReportsWhereTheyWereTaken) {
   LeakReport seen;
-  PoolOptions options = small_pool(4, 4);
+  PoolOptions options = pool_options(4, 4);
   options.name = "leaky";
   options.track_sites = true;
   options.on_leak = [&](const LeakReport& report) { seen = report; };
@@ -174,7 +167,7 @@ TEST(ObjectPoolTest, DestroyingPoolWithObjectsOutReportsWhereTheyWereTaken) {
 
 TEST(ObjectPoolTest, PoolWithEverythingReturnedReportsNoLeak) {
   bool reported = false;
-  PoolOptions options = small_pool(4, 4);
+  PoolOptions options = pool_options(4, 4);
   options.on_leak = [&](const LeakReport&) { reported = true; };
   {
     ObjectPool<Tracked> pool(options);
@@ -186,7 +179,7 @@ TEST(ObjectPoolTest, PoolWithEverythingReturnedReportsNoLeak) {
 }
 
 TEST(ObjectPoolTest, RejectsAFloorAboveTheSharedCap) {
-  PoolOptions options = small_pool(4, 4);
+  PoolOptions options = pool_options(4, 4);
   options.min_idle = 5;
   EXPECT_THROW(ObjectPool<Tracked>{options}, std::invalid_argument);
 }
@@ -194,7 +187,7 @@ TEST(ObjectPoolTest, RejectsAFloorAboveTheSharedCap) {
 TEST(ObjectPoolTest, PoolsCreatedAndDestroyedRepeatedlyKeepTheirOwnCaches) {
   // Slots are reused by new pools; a stale thread cache must never leak across.
   for (int round = 0; round < 50; ++round) {
-    ObjectPool<Tracked> pool(small_pool(4, 4));
+    ObjectPool<Tracked> pool(pool_options(4, 4));
     Tracked* t = pool.take();
     pool.put(t);
     EXPECT_EQ(pool.stats().gets, 1u);
@@ -204,8 +197,8 @@ TEST(ObjectPoolTest, PoolsCreatedAndDestroyedRepeatedlyKeepTheirOwnCaches) {
 }
 
 TEST(ObjectPoolTest, MakeObjectPoolDeducesALambdaResetHook) {
-  auto pool =
-      make_object_pool<std::vector<int>>(small_pool(4, 4), [](std::vector<int>& v) { v.clear(); });
+  auto pool = make_object_pool<std::vector<int>>(pool_options(4, 4),
+                                                 [](std::vector<int>& v) { v.clear(); });
   {
     auto v = pool->get();
     v->assign(100, 7);

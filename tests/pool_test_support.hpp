@@ -3,7 +3,10 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <string>
+
+#include "perflab/pool/options.hpp"
 
 namespace perflab::testing {
 
@@ -16,5 +19,15 @@ struct Tracked {
   int payload[16] = {};
   std::string text;
 };
+
+// Options with the given caps and no site tracking (so the thread caches are on
+// whatever NDEBUG says).
+inline PoolOptions pool_options(std::size_t max_idle_per_thread, std::size_t max_idle_shared) {
+  PoolOptions options;
+  options.max_idle_per_thread = max_idle_per_thread;
+  options.max_idle_shared = max_idle_shared;
+  options.track_sites = false;
+  return options;
+}
 
 }  // namespace perflab::testing
