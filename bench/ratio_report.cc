@@ -1,6 +1,7 @@
 #include "ratio_report.hpp"
 
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -22,6 +23,9 @@ struct Median {
 // Keeps Google Benchmark's console output and remembers the median of each run.
 class MedianCollector : public benchmark::ConsoleReporter {
  public:
+  // Colors only on a terminal: logs and greps get plain text.
+  MedianCollector() : ConsoleReporter(isatty(STDOUT_FILENO) != 0 ? OO_Defaults : OO_Tabular) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     // Every run comes here (so the MemoryManager figures, which only
     // per-repetition runs carry, are seen); the console shows the aggregates.
