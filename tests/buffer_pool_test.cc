@@ -81,6 +81,67 @@ TEST(BufferPoolTest, LargerBuffersBypassThePoolAndAreCountedAsMissesAndDrops) {
   EXPECT_EQ(s.in_use, 0);
 }
 
+TEST(BufferPoolTest, AppendingABufferToItselfAcrossAGrowthKeepsTheBytes) {
+  BufferPool pool(quiet_options());
+  Buffer b = pool.get();
+  b.append(std::string(200, 'a'));
+  b.append(b.view());  // 400 bytes: grows into the 512 class mid-append
+  b += b.view();       // 800 bytes: 1024 class
+  EXPECT_EQ(b.view(), std::string(800, 'a'));
+  Buffer heap;
+  heap.append("xy");
+  heap.append(heap.view());
+  EXPECT_EQ(heap.view(), "xyxy");
+}
+
+TEST(BufferPoolTest, OversizeBuffersAppearInTheRegistryAndInLeakReports) {
+  PoolRegistry registry;
+  std::vector<LeakReport> reports;
+  BufferPoolOptions options = quiet_options();
+  options.name = "big";
+  options.registry = &registry;
+  options.max_class_bytes = 512;
+  options.on_leak = [&](const LeakReport& r) { reports.push_back(r); };
+  Buffer* kept = nullptr;
+  {
+    BufferPool pool(options);
+    { Buffer once = pool.get(4096); }
+    kept = new Buffer(pool.get(8192));
+    const auto entries = registry.snapshot();
+    ASSERT_EQ(entries.size(), 3u);  // 256, 512, oversize
+    EXPECT_EQ(entries[2].size_class, "oversize");
+    EXPECT_EQ(entries[2].stats.gets, 2u);
+    EXPECT_EQ(entries[2].stats.in_use, 1);
+  }
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].pool, "big size_class=oversize");
+  EXPECT_EQ(reports[0].outstanding, 1);
+  ::operator delete(kept->data());  // its pool is gone: free the block by hand
+  new (kept) Buffer();
+  delete kept;
+}
+
+TEST(BufferPoolTest, LeakSiteOfAGrownBufferIsWhereItWasTaken) {
+  std::vector<LeakReport> reports;
+  BufferPoolOptions options;
+  options.track_sites = true;
+  options.on_leak = [&](const LeakReport& r) { reports.push_back(r); };
+  Buffer* kept = nullptr;
+  unsigned line = 0;
+  {
+    BufferPool pool(options);
+    line = __LINE__ + 1;
+    kept = new Buffer(pool.get(10));
+    kept->append(std::string(1000, 'x'));  // moves to the 1024 class
+  }
+  ASSERT_EQ(reports.size(), 1u);
+  ASSERT_EQ(reports[0].sites.size(), 1u);
+  EXPECT_EQ(reports[0].sites[0].where.line, line);
+  ::operator delete(kept->data());
+  new (kept) Buffer();
+  delete kept;
+}
+
 TEST(BufferPoolTest, ExtendAndResizeSupportScratchUse) {
   BufferPool pool(quiet_options());
   Buffer b = pool.get();

@@ -15,11 +15,23 @@ void delete_block(void*, void* block) noexcept { ::operator delete(block); }
 
 }  // namespace
 
+void Buffer::append_slow(const char* bytes, std::size_t n) {
+  // The source may lie inside this buffer (b.append(b.view())): growing frees
+  // the old block, so re-base the source onto the new one.
+  const bool inside = data_ != nullptr && bytes >= data_ && bytes < data_ + size_;
+  const std::size_t offset = inside ? static_cast<std::size_t>(bytes - data_) : 0;
+  grow_to(size_ + n);
+  if (inside) bytes = data_ + offset;
+  std::memcpy(data_ + size_, bytes, n);
+  size_ += n;
+}
+
 Buffer::Buffer(Buffer&& other) noexcept
     : pool_(std::exchange(other.pool_, nullptr)),
       data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)),
-      capacity_(std::exchange(other.capacity_, 0)) {}
+      capacity_(std::exchange(other.capacity_, 0)),
+      where_(other.where_) {}
 
 Buffer& Buffer::operator=(Buffer&& other) noexcept {
   if (this != &other) {
@@ -28,6 +40,7 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
     capacity_ = std::exchange(other.capacity_, 0);
+    where_ = other.where_;
   }
   return *this;
 }
@@ -38,7 +51,7 @@ void Buffer::grow_to(std::size_t bytes) {
   std::size_t capacity = 0;
   char* block = nullptr;
   if (pool_ != nullptr) {
-    block = pool_->take_block(wanted, capacity, SourceLocation::current());
+    block = pool_->take_block(wanted, capacity, where_);
   } else {
     block = static_cast<char*>(::operator new(wanted));
     capacity = wanted;
@@ -80,16 +93,8 @@ BufferPool::BufferPool(BufferPoolOptions options) : options_(std::move(options))
     per_class.track_sites = options_.track_sites;
     // Class cores stay out of the registry (the pool registers once for all
     // classes below) but their leak reports carry the pool's name and class.
-    per_class.on_leak = [name = options_.name, size = class_sizes_[i],
-                         user = options_.on_leak](const LeakReport& report) {
-      LeakReport labeled = report;
-      labeled.pool = (name.empty() ? std::string("(unnamed buffer pool)") : name) +
-                     " size_class=" + std::to_string(size);
-      if (user) {
-        user(labeled);
-      } else {
-        print_leak_report(labeled);
-      }
+    per_class.on_leak = [this, size = class_sizes_[i]](const LeakReport& report) {
+      report_leak(report, std::to_string(size));
     };
     classes_.push_back(std::make_unique<detail::PoolCore>(
         std::move(per_class),
@@ -99,8 +104,11 @@ BufferPool::BufferPool(BufferPoolOptions options) : options_(std::move(options))
     PoolRegistry& registry =
         options_.registry != nullptr ? *options_.registry : PoolRegistry::global();
     registry_id_ = registry.add([this](std::vector<PoolRegistry::Entry>& out) {
-      for (std::size_t i = 0; i < classes_.size(); ++i)
-        out.push_back(PoolRegistry::Entry{options_.name, class_bytes(i), classes_[i]->stats()});
+      for (std::size_t i = 0; i < classes_.size(); ++i) {
+        out.push_back(PoolRegistry::Entry{options_.name, std::to_string(class_bytes(i)),
+                                          classes_[i]->stats()});
+      }
+      out.push_back(PoolRegistry::Entry{options_.name, "oversize", oversize_stats()});
     });
   }
 }
@@ -111,6 +119,32 @@ BufferPool::~BufferPool() {
         options_.registry != nullptr ? *options_.registry : PoolRegistry::global();
     registry.remove(registry_id_);
   }
+  const PoolStats oversize = oversize_stats();
+  if (oversize.in_use > 0) {
+    // Sites of oversize buffers are not tracked: they never enter a class core.
+    report_leak(LeakReport{{}, oversize.in_use, {}}, "oversize");
+  }
+  classes_.clear();  // class cores report their own leaks, while options_ lives
+}
+
+void BufferPool::report_leak(const LeakReport& report, const std::string& size_class) const {
+  LeakReport labeled = report;
+  labeled.pool = (options_.name.empty() ? std::string("(unnamed buffer pool)") : options_.name) +
+                 " size_class=" + size_class;
+  if (options_.on_leak) {
+    options_.on_leak(labeled);
+  } else {
+    print_leak_report(labeled);
+  }
+}
+
+PoolStats BufferPool::oversize_stats() const noexcept {
+  // Every oversize buffer is a miss when taken and a drop when returned.
+  PoolStats s;
+  s.gets = s.misses = oversize_gets_.load(std::memory_order_relaxed);
+  s.returns = s.drops = oversize_returns_.load(std::memory_order_relaxed);
+  s.in_use = static_cast<std::int64_t>(s.gets) - static_cast<std::int64_t>(s.returns);
+  return s;
 }
 
 std::size_t BufferPool::class_of(std::size_t bytes) const noexcept {
@@ -122,7 +156,7 @@ std::size_t BufferPool::class_of(std::size_t bytes) const noexcept {
 Buffer BufferPool::get(std::size_t min_capacity, SourceLocation where) {
   std::size_t capacity = 0;
   char* block = take_block(min_capacity, capacity, where);
-  return Buffer(this, block, capacity);
+  return Buffer(this, block, capacity, where);
 }
 
 char* BufferPool::take_block(std::size_t bytes, std::size_t& capacity,
@@ -150,13 +184,7 @@ void BufferPool::give_block(char* block, std::size_t capacity) noexcept {
 PoolStats BufferPool::stats() const {
   PoolStats total;
   for (const auto& core : classes_) total += core->stats();
-  const std::uint64_t gets = oversize_gets_.load(std::memory_order_relaxed);
-  const std::uint64_t returns = oversize_returns_.load(std::memory_order_relaxed);
-  total.gets += gets;
-  total.misses += gets;
-  total.returns += returns;
-  total.drops += returns;
-  total.in_use += static_cast<std::int64_t>(gets) - static_cast<std::int64_t>(returns);
+  total += oversize_stats();
   return total;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <new>
 #include <stdexcept>
+#include <utility>
 
 #include "perflab/pool/registry.hpp"
 #include "slot_table.hpp"
@@ -58,22 +59,34 @@ bool ensure_tls_slots(std::uint32_t slot) noexcept {
 struct ThreadExitDrain {
   static void run() noexcept {
     tls_exiting = true;
+    // Detach the table before anything is retired: retiring destroys objects,
+    // and a destructor that uses a pool again must take the locked path, not
+    // find a cache that was just freed.
+    CacheSlot* entries = std::exchange(tls_cache_slots, nullptr);
+    const std::uint32_t count = std::exchange(tls_cache_slot_count, 0);
     SlotTable& table = slot_table();
-    {
-      std::lock_guard lock(table.mutex);
-      for (std::uint32_t i = 0; i < tls_cache_slot_count; ++i) {
-        const CacheSlot& entry = tls_cache_slots[i];
-        if (entry.cache == nullptr || i >= table.owners.size()) continue;
-        const SlotOwner& owner = table.owners[i];
-        // A stale entry (its pool destroyed, the slot maybe reused) is skipped:
-        // the destroyed pool already freed the cache.
-        if (owner.pool != nullptr && owner.epoch == entry.epoch)
-          owner.pool->retire_cache(entry.cache);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const CacheSlot entry = entries[i];
+      if (entry.cache == nullptr) continue;
+      PoolCore* pool = nullptr;
+      {
+        std::lock_guard lock(table.mutex);
+        // A stale entry (its pool destroyed, the slot maybe reused) is
+        // skipped: the destroyed pool already freed the cache.
+        if (i < table.owners.size() && table.owners[i].epoch == entry.epoch) {
+          pool = table.owners[i].pool;
+          ++pool->pins_;  // the pool's destructor waits for this
+        }
       }
+      if (pool == nullptr) continue;
+      pool->retire_cache(entry.cache);  // runs destructors: no perflab lock held
+      {
+        std::lock_guard lock(table.mutex);
+        --pool->pins_;
+      }
+      table.unpinned.notify_all();  // the table outlives every pool
     }
-    delete[] tls_cache_slots;
-    tls_cache_slots = nullptr;
-    tls_cache_slot_count = 0;
+    delete[] entries;
   }
 };
 
@@ -107,13 +120,15 @@ PoolCore::PoolCore(PoolOptions options, ItemHooks hooks)
     } else {
       slot_ = static_cast<std::uint32_t>(table.owners.size());
       table.owners.push_back(SlotOwner{this, epoch_});
+      // So that the destructor's push_back of this slot never allocates.
+      table.free_slots.reserve(table.owners.size());
     }
   }
   if (!options_.name.empty()) {
     PoolRegistry& registry =
         options_.registry != nullptr ? *options_.registry : PoolRegistry::global();
     registry_id_ = registry.add([this](std::vector<PoolRegistry::Entry>& out) {
-      out.push_back(PoolRegistry::Entry{options_.name, 0, stats()});
+      out.push_back(PoolRegistry::Entry{options_.name, {}, stats()});
     });
   }
 }
@@ -126,26 +141,33 @@ PoolCore::~PoolCore() {
   }
   {
     SlotTable& table = slot_table();
-    std::lock_guard lock(table.mutex);
+    std::unique_lock lock(table.mutex);
     table.owners[slot_] = SlotOwner{nullptr, 0};
-    table.free_slots.push_back(slot_);
+    table.free_slots.push_back(slot_);  // reserved when the slot was made: cannot throw
+    // An exiting thread that pinned this pool before the slot was cleared is
+    // still handing its cache back; no new pin can start now.
+    table.unpinned.wait(lock, [this] { return pins_ == 0; });
   }
-  // No thread can reach this pool's caches any more: exiting threads now see
-  // a stale slot, and using a pool while destroying it is a precondition breach.
+  // No thread can reach this pool's caches any more, and using a pool while
+  // destroying it is a precondition breach. Objects are destroyed outside the
+  // lock, since their destructors may use pools, this one included.
+  ThreadCache* caches = nullptr;
+  std::vector<void*> depot;
   std::int64_t outstanding = 0;
   {
     std::lock_guard lock(mutex_);
-    while (caches_ != nullptr) {
-      ThreadCache* cache = caches_;
-      caches_ = cache->next;
-      fold_counters(*cache);
-      destroy_items(cache->items(), cache->count.load(std::memory_order_relaxed));
-      delete_cache(cache);
-    }
-    destroy_items(depot_.data(), depot_.size());
-    depot_.clear();
+    caches = std::exchange(caches_, nullptr);
+    for (ThreadCache* cache = caches; cache != nullptr; cache = cache->next) fold_counters(*cache);
+    depot.swap(depot_);
     outstanding = static_cast<std::int64_t>(retired_gets_ - retired_returns_);
   }
+  while (caches != nullptr) {
+    ThreadCache* cache = caches;
+    caches = cache->next;
+    destroy_items(cache->items(), cache->count.load(std::memory_order_relaxed));
+    delete_cache(cache);
+  }
+  destroy_items(depot.data(), depot.size());
   if (outstanding > 0) report_leaks(outstanding);
 }
 
@@ -211,7 +233,11 @@ void* PoolCore::get_slow(ThreadCache* cache, SourceLocation where) {
   }
   if (track_sites_) {
     std::lock_guard lock(mutex_);
-    taken_at_[item] = where;
+    try {
+      taken_at_[item] = where;
+    } catch (const std::bad_alloc&) {
+      // The object is still handed out; only its site goes unrecorded.
+    }
   }
   return item;
 }
@@ -227,19 +253,27 @@ void PoolCore::put_slow(ThreadCache* cache, void* item) noexcept {
       cache->items()[n] = item;
       cache->count.store(n + 1, std::memory_order_relaxed);
     } else {
-      std::size_t room =
+      const std::size_t room =
           options_.max_idle_shared - std::min(options_.max_idle_shared, depot_.size());
-      if (cache != nullptr && n != 0 && room > 1) {
-        // Flush a batch to the depot so the next returns stay lock-free, and
-        // keep one place for the item itself.
-        const std::size_t k = std::min<std::size_t>({batch_, n, room - 1});
-        depot_.insert(depot_.end(), cache->items() + (n - k), cache->items() + n);
-        cache->items()[n - k] = item;
-        cache->count.store(static_cast<std::uint32_t>(n - k + 1), std::memory_order_relaxed);
-      } else if (room != 0) {
-        depot_.push_back(item);
-      } else {
+      // The depot may have to grow; if memory runs out the return is dropped
+      // (vector insertion at the end leaves the depot unchanged on failure).
+      try {
+        if (cache != nullptr && n != 0 && room > 1) {
+          // Flush a batch to the depot so the next returns stay lock-free, and
+          // keep one place for the item itself.
+          const std::size_t k = std::min<std::size_t>({batch_, n, room - 1});
+          depot_.insert(depot_.end(), cache->items() + (n - k), cache->items() + n);
+          cache->items()[n - k] = item;
+          cache->count.store(static_cast<std::uint32_t>(n - k + 1), std::memory_order_relaxed);
+        } else if (room != 0) {
+          depot_.push_back(item);
+        } else {
+          dropped = true;
+        }
+      } catch (const std::bad_alloc&) {
         dropped = true;
+      }
+      if (dropped) {
         if (cache != nullptr) {
           cache->drops.bump();
         } else {
@@ -252,25 +286,26 @@ void PoolCore::put_slow(ThreadCache* cache, void* item) noexcept {
 }
 
 void PoolCore::retire_cache(ThreadCache* cache) noexcept {
-  std::vector<void*> excess;
+  const std::size_t n = cache->count.load(std::memory_order_relaxed);
+  std::size_t keep = 0;
   {
     std::lock_guard lock(mutex_);
-    const std::size_t n = cache->count.load(std::memory_order_relaxed);
     const std::size_t room =
         options_.max_idle_shared - std::min(options_.max_idle_shared, depot_.size());
-    const std::size_t keep = std::min(n, room);
-    depot_.insert(depot_.end(), cache->items(), cache->items() + keep);
-    // Freed beyond the cap like any other return over it, so they count as drops.
+    keep = std::min(n, room);
     try {
-      excess.assign(cache->items() + keep, cache->items() + n);
-    } catch (...) {
-      excess.clear();
+      depot_.insert(depot_.end(), cache->items(), cache->items() + keep);
+    } catch (const std::bad_alloc&) {
+      keep = 0;
     }
     fold_counters(*cache);
+    // Freed beyond the cap like any other return over it, so they count as drops.
     retired_drops_ += n - keep;
     unlink(cache);
   }
-  destroy_items(excess.data(), excess.size());
+  // The cache is out of every list and table now: its remaining items are
+  // destroyed from it directly, with no lock held.
+  destroy_items(cache->items() + keep, n - keep);
   delete_cache(cache);
 }
 

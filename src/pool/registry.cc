@@ -110,9 +110,9 @@ std::string PoolRegistry::format_openmetrics(const std::vector<Entry>& entries) 
       out += "{pool=\"";
       append_label_value(out, entry.pool);
       out += '"';
-      if (entry.size_class != 0) {
+      if (!entry.size_class.empty()) {
         out += ",size_class=\"";
-        out += std::to_string(entry.size_class);
+        append_label_value(out, entry.size_class);
         out += '"';
       }
       out += "} ";
@@ -134,7 +134,7 @@ std::string PoolRegistry::format_json(const std::vector<Entry>& entries) {
         {"trimmed", s.trimmed},       {"in_use", s.in_use},       {"idle_objects", s.idle_objects},
         {"idle_bytes", s.idle_bytes}, {"hit_rate", s.hit_rate()},
     };
-    if (entry.size_class != 0) pool["size_class"] = entry.size_class;
+    if (!entry.size_class.empty()) pool["size_class"] = entry.size_class;
     pools.push_back(std::move(pool));
   }
   return nlohmann::json{{"pools", std::move(pools)}}.dump(2);

@@ -2,6 +2,7 @@
 // when a thread exits to find which of its caches still have a pool.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -17,6 +18,7 @@ struct SlotOwner {
 
 struct SlotTable {
   std::mutex mutex;
+  std::condition_variable unpinned;  // a pool's pins_ went down
   std::vector<SlotOwner> owners;
   std::vector<std::uint32_t> free_slots;
   std::uint64_t next_epoch = 1;

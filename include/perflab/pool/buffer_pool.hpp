@@ -64,11 +64,13 @@ class Buffer {
     return at;
   }
 
+  /// Appends n bytes. `bytes` may point into this buffer itself.
   void append(const void* bytes, std::size_t n) {
-    if (n == 0) return;
-    if (size_ + n > capacity_) [[unlikely]]
-      grow_to(size_ + n);
-    std::memcpy(data_ + size_, bytes, n);
+    if (size_ + n > capacity_) [[unlikely]] {
+      append_slow(static_cast<const char*>(bytes), n);
+      return;
+    }
+    if (n != 0) std::memcpy(data_ + size_, bytes, n);
     size_ += n;
   }
   void append(std::string_view text) { append(text.data(), text.size()); }
@@ -92,15 +94,17 @@ class Buffer {
 
  private:
   friend class BufferPool;
-  Buffer(BufferPool* pool, char* data, std::size_t capacity) noexcept
-      : pool_(pool), data_(data), capacity_(capacity) {}
+  Buffer(BufferPool* pool, char* data, std::size_t capacity, SourceLocation where) noexcept
+      : pool_(pool), data_(data), capacity_(capacity), where_(where) {}
   void grow_to(std::size_t bytes);
+  void append_slow(const char* bytes, std::size_t n);
   void release_block() noexcept;
 
   BufferPool* pool_ = nullptr;
   char* data_ = nullptr;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
+  SourceLocation where_;  // where get() was called: a larger block is taken "there" too
 };
 
 /// Settings of a BufferPool. Size-class bounds must be powers of two.
@@ -160,6 +164,8 @@ class BufferPool {
   std::size_t class_of(std::size_t bytes) const noexcept;
   char* take_block(std::size_t bytes, std::size_t& capacity, const SourceLocation& where);
   void give_block(char* block, std::size_t capacity) noexcept;
+  PoolStats oversize_stats() const noexcept;
+  void report_leak(const LeakReport& report, const std::string& size_class) const;
 
   BufferPoolOptions options_;
   unsigned min_shift_;

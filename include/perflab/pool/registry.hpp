@@ -20,10 +20,12 @@ namespace perflab {
 /// Thread-safety: all members may be called from any threads at once.
 class PoolRegistry {
  public:
-  /// One pool, or one size class of a BufferPool (size_class != 0).
+  /// One pool, or one size class of a BufferPool: size_class is then the
+  /// block size in bytes ("256", "512", ...) or "oversize" for the buffers
+  /// that bypassed the pool; empty for an ObjectPool.
   struct Entry {
     std::string pool;
-    std::size_t size_class = 0;
+    std::string size_class;
     PoolStats stats;
   };
   /// Appends the current entries of one pool; called under the registry lock.

@@ -151,6 +151,7 @@ class PoolCore {
                 trimmed_ = 0;
   std::unordered_map<void*, SourceLocation> taken_at_;  // track_sites only
   std::uint64_t registry_id_ = 0;
+  int pins_ = 0;  // exiting threads handing caches back; guarded by the slot table's mutex
 };
 
 }  // namespace perflab::detail
