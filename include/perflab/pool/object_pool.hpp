@@ -93,9 +93,10 @@ class Pooled {
 /// any threads at once; an object may be returned on another thread than the
 /// one it was taken on.
 /// Preconditions: the pool outlives every handle and raw object taken from it;
-/// no thread uses the pool while it is being destroyed; T's destructor does not
-/// create or destroy pools. Destroying a pool with objects still out calls
-/// PoolOptions::on_leak (with the sites they were taken at when track_sites).
+/// no thread uses the pool while it is being destroyed. Objects are destroyed
+/// with no lock held, so T may itself hold objects of this or other pools.
+/// Destroying a pool with objects still out calls PoolOptions::on_leak (with
+/// the sites they were taken at when track_sites).
 template <class T, class Reset = NoReset>
 class ObjectPool {
  public:
