@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -42,13 +43,15 @@ void append64(std::vector<std::uint8_t>& out, std::uint64_t v) {
 }
 
 // Builds a compressed encoding around an arbitrary header and payload, to
-// reach the decoder's checks behind a valid zlib stream.
+// reach the decoder's checks behind a valid zlib stream. The header announces
+// payload.size() bytes unless announced_length says otherwise.
 std::vector<std::uint8_t> craft(std::int32_t figures, std::int64_t lowest, std::int64_t highest,
                                 const std::vector<std::uint8_t>& payload,
                                 std::int32_t normalizing_offset = 0,
-                                std::uint32_t inner_cookie = 0x1c849313) {
+                                std::uint32_t inner_cookie = 0x1c849313,
+                                std::optional<std::uint32_t> announced_length = std::nullopt) {
   std::vector<std::uint8_t> raw = be32(inner_cookie);
-  append(raw, be32(static_cast<std::uint32_t>(payload.size())));
+  append(raw, be32(announced_length.value_or(static_cast<std::uint32_t>(payload.size()))));
   append(raw, be32(static_cast<std::uint32_t>(normalizing_offset)));
   append(raw, be32(static_cast<std::uint32_t>(figures)));
   append64(raw, static_cast<std::uint64_t>(lowest));
@@ -65,9 +68,10 @@ std::vector<std::uint8_t> craft(std::int32_t figures, std::int64_t lowest, std::
   return out;
 }
 
-std::string decode_error(const std::vector<std::uint8_t>& bytes) {
+std::string decode_error(const std::vector<std::uint8_t>& bytes,
+                         std::size_t max_counts_length = kDefaultMaxCountsLength) {
   try {
-    (void)decode_histogram(bytes);
+    (void)decode_histogram(bytes, max_counts_length);
   } catch (const HistogramFormatError& e) {
     return e.what();
   }
@@ -108,9 +112,10 @@ TEST(HistogramEncodingTest, EncodedHistogramDecodesToExactlyTheSameCounts) {
   for (const Case& c : cases) {
     Histogram h(c.lowest, c.highest, c.figures);
     for (std::int64_t v : c.values) ASSERT_TRUE(h.record_value(v));
-    const Histogram decoded = decode_histogram(encode_histogram(h));
+    // 1..INT64_MAX at 5 figures is over the default limit: pass exactly what it needs.
+    const Histogram decoded = decode_histogram(encode_histogram(h), h.counts_length());
     EXPECT_EQ(decoded, h);
-    EXPECT_EQ(decode_histogram_base64(encode_histogram_base64(h)), h);
+    EXPECT_EQ(decode_histogram_base64(encode_histogram_base64(h), h.counts_length()), h);
   }
   const Histogram h = sample_histogram();
   const Histogram decoded = decode_histogram_base64(encode_histogram_base64(h));
@@ -125,6 +130,59 @@ TEST(HistogramEncodingTest, LargeCountsSurviveTheNineByteVarint) {
   h.record_values(3, 128);
   h.record_values(900'000, (std::int64_t{1} << 56) + 1);
   EXPECT_EQ(decode_histogram(encode_histogram(h)), h);
+}
+
+TEST(HistogramEncodingTest, PayloadsSpanningManyChunksDecodeExactly) {
+  // Counts of every magnitude give varints of 1 to 9 bytes (and runs of
+  // empties), so varints straddle the boundaries of the decoder's 4 KiB chunks.
+  Histogram h(1, 1'000'000, 3);
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 20'000; ++i) {
+    // Up to 2^48 (7-byte varints), a few 2^58 (9 bytes); the total stays below 2^63.
+    const std::int64_t count = i % 4000 == 0
+                                   ? std::int64_t{1} << 58
+                                   : static_cast<std::int64_t>(rng() >> (16 + rng() % 48));
+    h.record_values(static_cast<std::int64_t>(rng() % 1'000'000), count);
+  }
+  ASSERT_GT(encode_histogram(h).size(), 4 * 4096u);  // even compressed
+  EXPECT_EQ(decode_histogram(encode_histogram(h)), h);
+}
+
+TEST(HistogramEncodingTest, HeaderAloneCannotMakeTheDecoderAllocateMoreThanTheLimit) {
+  // The largest configuration there is (6160384 counts, 47 MiB) behind an
+  // empty payload: a valid empty histogram, but over the default limit.
+  const std::vector<std::uint8_t> largest = craft(5, 1, kInt64Max, {});
+  EXPECT_LT(largest.size(), 64u);
+  EXPECT_NE(decode_error(largest).find("(lowest_discernible_value 1, highest_trackable_value " +
+                                       std::to_string(kInt64Max) +
+                                       ", 5 significant figures) needs 6160384 counts (47.0 "
+                                       "MiB), more than max_counts_length = 1048576 allows"),
+            std::string::npos)
+      << decode_error(largest);
+  // The reviewer's 36-byte bomb: it also announces 9 bytes per count (55 MB)
+  // of payload and holds none. Rejected by the limit before the payload is read.
+  const std::vector<std::uint8_t> bomb = craft(5, 1, kInt64Max, {}, 0, 0x1c849313, 6'160'384u * 9);
+  EXPECT_NE(decode_error(bomb).find("more than max_counts_length"), std::string::npos);
+  // With a limit that admits the configuration the announced length still
+  // sizes nothing: the stream runs dry in the first 4 KiB chunk.
+  EXPECT_NE(decode_error(bomb, 6'160'384)
+                .find("truncated: the zlib stream ends 0 bytes into the 55443456-byte counts "
+                      "payload"),
+            std::string::npos)
+      << decode_error(bomb, 6'160'384);
+  // A payload cut several chunks in says where.
+  const std::vector<std::uint8_t> ones(10'000, 0x02);
+  EXPECT_NE(decode_error(craft(3, 1, 1'000'000, ones, 0, 0x1c849313, 10'500))
+                .find("ends 10000 bytes into the 10500-byte counts payload"),
+            std::string::npos);
+  // The limit is inclusive: Histogram(1, 1000, 3) has 2048 counts.
+  const std::vector<std::uint8_t> small = craft(3, 1, 1000, {0x02});
+  EXPECT_EQ(decode_histogram(small, 2048).total_count(), 1);
+  EXPECT_EQ(decode_histogram_base64(encode_histogram_base64(Histogram(1, 1000, 3)), 2048),
+            Histogram(1, 1000, 3));
+  EXPECT_NE(decode_error(small, 2047).find("needs 2048 counts"), std::string::npos);
+  EXPECT_THROW((void)decode_histogram_base64(encode_histogram_base64(Histogram(1, 1000, 3)), 2047),
+               HistogramFormatError);
 }
 
 TEST(HistogramEncodingTest, EncodingStartsWithTheV2CompressedCookie) {

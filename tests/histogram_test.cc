@@ -309,6 +309,41 @@ TEST(HistogramTest, AddOfDifferentConfigurationsReRecordsBucketsAtTheirLowestVal
   }
 }
 
+TEST(HistogramTest, AddOfTheSameLayoutSendsCountsAboveTheRangeToOverflow) {
+  // Both have one 2048-count bucket: 1500 fits a's counts array but not its range.
+  Histogram a(1, 1000, 3), b(1, 2000, 3), wide(1, 1'000'000, 3);
+  ASSERT_EQ(a.counts_length(), b.counts_length());
+  for (std::int64_t v : {700, 1000, 1500, 2000, 2000}) ASSERT_TRUE(b.record_value(v));
+  a.add(b);
+  Histogram expected(1, 1000, 3);
+  for (std::int64_t v : {700, 1000, 1500, 2000, 2000}) expected.record_value(v);
+  EXPECT_EQ(a, expected);  // exactly as if b's values had been recorded into a
+  EXPECT_EQ(a.max(), 1000);
+  EXPECT_EQ(a.total_count(), 2);
+  EXPECT_EQ(a.overflow_count(), 3);
+  EXPECT_FALSE(Histogram(a).record_value(1500));
+
+  // A longer counts array of the same layout: the same rule.
+  ASSERT_TRUE(wide.record_value(999));
+  ASSERT_TRUE(wide.record_value(500'000));
+  a.add(wide);
+  EXPECT_EQ(a.total_count(), 3);
+  EXPECT_EQ(a.overflow_count(), 4);
+  EXPECT_EQ(a.count_at_value(999), 1);
+
+  // A bucket straddling the top: its lowest value is in range, so it is kept
+  // (as record_value() of that lowest value would be).
+  Histogram coarse(1, 1000, 1), coarse_wide(1, 100'000, 1);
+  const std::int64_t top_bucket = coarse.lowest_equivalent_value(1000);
+  ASSERT_LT(top_bucket, 1000);
+  ASSERT_GT(coarse.highest_equivalent_value(1000), 1000);
+  coarse_wide.record_value(coarse.highest_equivalent_value(1000));
+  coarse.add(coarse_wide);
+  EXPECT_EQ(coarse.total_count(), 1);
+  EXPECT_EQ(coarse.count_at_value(top_bucket), 1);
+  EXPECT_EQ(coarse.overflow_count(), 0);
+}
+
 TEST(HistogramTest, ResetClearsCountsAndKeepsConfiguration) {
   Histogram h(10, 1'000'000, 3);
   for (std::int64_t v : lognormal_values(100, 4)) h.record_value(v);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -177,6 +179,61 @@ TEST(HistogramLogTest, MalformedLinesGiveErrorsNamingTheLineAndTheField) {
                 .find("line 3: Interval_Compressed_Histogram: bad "
                       "histogram cookie 0x00000000"),
             std::string::npos);
+}
+
+TEST(HistogramLogTest, LogOfHugeConfigurationLinesFailsAtTheFirstOverTheLimit) {
+  // One count in the largest configuration (47 MiB of counts) is a ~70-byte line.
+  Histogram largest(1, std::numeric_limits<std::int64_t>::max(), 5);
+  largest.record_value(1);
+  const std::string line = "0.000,1.000,0.000," + encode_histogram_base64(largest) + "\n";
+  ASSERT_LT(line.size(), 100u);
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += line;
+  EXPECT_NE(read_error(text).find("line 1: Interval_Compressed_Histogram: histogram "
+                                  "configuration (lowest_discernible_value 1"),
+            std::string::npos);
+  EXPECT_NE(read_error(text).find("needs 6160384 counts"), std::string::npos);
+  std::istringstream in(text);
+  HistogramLogReader reader(in);
+  EXPECT_THROW((void)reader.next_interval(), HistogramFormatError);
+  // A caller that expects such histograms raises the limit.
+  std::istringstream again(line);
+  HistogramLogReader generous(again, largest.counts_length());
+  const std::optional<HistogramLogInterval> interval = generous.next_interval();
+  ASSERT_TRUE(interval.has_value());
+  EXPECT_EQ(interval->histogram, largest);
+}
+
+TEST(HistogramLogTest, ReadingAWholeLogStopsAtItsMemoryBudget) {
+  Histogram h(1, 1'000'000, 3);  // 11264 counts
+  h.record_value(42);
+  ASSERT_EQ(h.counts_length(), 11264u);
+  std::string text = "#[Histogram log format version 1.3]\n";
+  for (int i = 0; i < 6; ++i)
+    text += std::to_string(i) + ".000,1.000,0.000," + encode_histogram_base64(h) + "\n";
+  const HistogramLogLimits limits{.max_counts_length = kDefaultMaxCountsLength,
+                                  .max_total_counts_length = 3 * 11264};
+  try {
+    (void)read_histogram_log(text, limits);
+    ADD_FAILURE() << "a log over its budget was read";
+  } catch (const HistogramFormatError& e) {
+    EXPECT_EQ(e.line(), 5u);  // the fourth interval
+    EXPECT_NE(std::string(e.what()).find("need 45056 counts in memory, more than "
+                                         "max_total_counts_length = 33792"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(read_histogram_log(text, {.max_total_counts_length = 6 * 11264}).intervals.size(), 6u);
+  EXPECT_NE(read_error(text).find("read"), std::string::npos);  // the defaults admit it
+  // The streaming reader keeps one interval at a time, so it has no total.
+  std::istringstream in(text);
+  HistogramLogReader reader(in, 11264);
+  int n = 0;
+  while (reader.next_interval()) ++n;
+  EXPECT_EQ(n, 6);
+  EXPECT_EQ(reader.line_number(), 7u);
+  std::istringstream tight(text);
+  EXPECT_THROW((void)HistogramLogReader(tight, 11263).next_interval(), HistogramFormatError);
 }
 
 TEST(HistogramLogTest, GarbageTextNeverCrashesTheReader) {

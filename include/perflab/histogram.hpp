@@ -16,7 +16,8 @@
 //
 // Errors: constructors and configuration checks throw std::invalid_argument;
 // decoding and log reading throw perflab::HistogramFormatError naming what was
-// malformed; recording reports out-of-range values through its return value.
+// malformed or which memory limit it would exceed; recording reports
+// out-of-range values through its return value.
 #pragma once
 
 #include <bit>
@@ -121,13 +122,14 @@ class Histogram {
 
   // ---- combining ----
 
-  /// Adds every count of `other` to this histogram (merge). When both have
-  /// the same lowest_discernible_value and significant_figures and this one's
-  /// range covers other's counts array, the counts are added bucket by bucket
-  /// and the result is exact. Otherwise each non-empty bucket of `other` is
-  /// re-recorded at its lowest equivalent value (HdrHistogram does the same),
-  /// so precision is that of the coarser of the two; counts that fall above
-  /// this histogram's highest_trackable_value go to overflow_count().
+  /// Adds every count of `other` to this histogram (merge). Each non-empty
+  /// bucket of `other` counts as recorded at its lowest equivalent value: when
+  /// that value is above this histogram's highest_trackable_value, the count
+  /// goes to overflow_count() (as record_values() would put it), otherwise it
+  /// is added to total_count(). When both have the same lowest_discernible_value
+  /// and significant_figures the buckets coincide, so this is an exact bucket-by-
+  /// bucket add. Otherwise the bucket is re-recorded (HdrHistogram does the
+  /// same), so precision is that of the coarser of the two.
   /// other.overflow_count() is added to overflow_count(). `other` may be *this.
   void add(const Histogram& other) noexcept;
 
@@ -311,6 +313,13 @@ class HistogramFormatError : public std::runtime_error {
   std::size_t line_;
 };
 
+/// Default for decode_histogram()'s max_counts_length: 2^20 counts (8 MiB).
+/// Every configuration with up to 4 significant figures fits (the largest,
+/// 1..INT64_MAX at 4 figures, has 819200 counts), and so do 5 figures up to a
+/// highest_trackable_value of 2^24 - 1 (with lowest_discernible_value 1);
+/// 1..INT64_MAX at 5 figures needs 6160384 counts (47 MiB) and a larger limit.
+inline constexpr std::size_t kDefaultMaxCountsLength = std::size_t{1} << 20;
+
 /// The V2 compressed encoding of `histogram`. Throws std::bad_alloc only.
 std::vector<std::uint8_t> encode_histogram(const Histogram& histogram);
 
@@ -321,14 +330,27 @@ std::string encode_histogram_base64(const Histogram& histogram);
 /// configuration and counts. Throws HistogramFormatError for anything else:
 /// truncated input, a wrong or unsupported cookie (V0/V1, uncompressed or
 /// DoubleHistogram encodings), a zlib error, an invalid configuration, a
-/// non-zero normalizing index offset, counts beyond the histogram's range,
-/// negative or overflowing counts. Never reads out of bounds; the largest
-/// allocation is bounded by the configuration limits (about 50 MB).
-[[nodiscard]] Histogram decode_histogram(std::span<const std::uint8_t> bytes);
+/// non-zero normalizing index offset, counts beyond the histogram's counts
+/// array, negative or overflowing counts, and a configuration whose
+/// counts_length() exceeds max_counts_length (the message gives both).
+///
+/// Memory: the input is hostile, so the header's lengths size nothing. The
+/// payload is inflated and parsed 4 KiB at a time into a list of its non-zero
+/// counts (16 bytes each, at most one per count and per payload byte the zlib
+/// stream really holds); the result's counts array (8 bytes per count, at most
+/// max_counts_length counts) is allocated only once the whole payload has
+/// been checked. A rejected input therefore costs memory in proportion to its
+/// inflated size; an accepted one at most 8 * max_counts_length bytes plus
+/// that list. Never reads out of bounds. Throws std::bad_alloc when memory
+/// runs out within those bounds.
+[[nodiscard]] Histogram decode_histogram(std::span<const std::uint8_t> bytes,
+                                         std::size_t max_counts_length = kDefaultMaxCountsLength);
 
 /// decode_histogram() of base64 text (padding optional, no whitespace).
-/// Throws HistogramFormatError also for invalid base64.
-[[nodiscard]] Histogram decode_histogram_base64(std::string_view base64);
+/// Throws HistogramFormatError also for invalid base64. The decoded bytes
+/// (3/4 of the text) are held while decoding.
+[[nodiscard]] Histogram decode_histogram_base64(
+    std::string_view base64, std::size_t max_counts_length = kDefaultMaxCountsLength);
 
 // ---------------------------------------------------------------------------
 // Interval log (.hlog), format version 1.3, as HdrHistogram's
@@ -410,33 +432,58 @@ void write_histogram_log(std::ostream& out, const HistogramLog& log,
 std::string format_histogram_log(const HistogramLog& log,
                                  double max_value_unit_ratio = kDefaultMaxValueUnitRatio);
 
-/// Reads a log one interval at a time. Comment lines, the legend and empty
-/// lines are skipped; StartTime and BaseTime are remembered as they appear.
+/// Reads a log one interval at a time, so memory stays that of one interval
+/// whatever the length of the log. Comment lines, the legend and empty lines
+/// are skipped; StartTime and BaseTime are remembered as they appear.
 /// Not synchronized.
 class HistogramLogReader {
  public:
-  /// REQUIRES: `in` outlives the reader.
-  explicit HistogramLogReader(std::istream& in) : in_(in) {}
+  /// REQUIRES: `in` outlives the reader. Every interval histogram is decoded
+  /// with this max_counts_length (see decode_histogram()).
+  explicit HistogramLogReader(std::istream& in,
+                              std::size_t max_counts_length = kDefaultMaxCountsLength)
+      : in_(in), max_counts_length_(max_counts_length) {}
 
   /// The next interval, or std::nullopt at the end of the input. Throws
   /// HistogramFormatError (with the line number) for a malformed StartTime or
   /// BaseTime, a line without the four fields, a field that is not a number,
-  /// or a histogram that does not decode.
+  /// or a histogram that does not decode (including one over max_counts_length).
   std::optional<HistogramLogInterval> next_interval();
 
   std::optional<double> start_time_s() const noexcept { return start_time_s_; }
   std::optional<double> base_time_s() const noexcept { return base_time_s_; }
+  /// 1-based number of the last line read; 0 before the first.
+  std::size_t line_number() const noexcept { return line_number_; }
 
  private:
   std::istream& in_;
+  std::size_t max_counts_length_;
   std::size_t line_number_ = 0;
   std::string line_;
   std::optional<double> start_time_s_;
   std::optional<double> base_time_s_;
 };
 
-/// Reads a whole log; throws HistogramFormatError as HistogramLogReader does.
-HistogramLog read_histogram_log(std::istream& in);
-HistogramLog read_histogram_log(std::string_view text);
+/// Default for HistogramLogLimits::max_total_counts_length: 2^25 counts
+/// (256 MiB), e.g. about 990 intervals of an hour in nanoseconds at 3 figures.
+inline constexpr std::size_t kDefaultMaxLogCountsLength = std::size_t{1} << 25;
+
+/// Memory limits of read_histogram_log(). Every interval it keeps holds a
+/// whole counts array, so a few bytes of log line can cost megabytes.
+struct HistogramLogLimits {
+  /// Per interval, as decode_histogram()'s max_counts_length.
+  std::size_t max_counts_length = kDefaultMaxCountsLength;
+  /// Sum of counts_length() over every interval kept (8 bytes per count).
+  std::size_t max_total_counts_length = kDefaultMaxLogCountsLength;
+};
+
+/// Reads a whole log; throws HistogramFormatError as HistogramLogReader does,
+/// and also (naming the line) at the interval that would take the kept counts
+/// over limits.max_total_counts_length. Peak memory is therefore at most
+/// 8 * (max_total_counts_length + max_counts_length) bytes of counts plus one
+/// line and one interval's decoding (see decode_histogram()). For longer logs
+/// use HistogramLogReader, which keeps one interval at a time.
+HistogramLog read_histogram_log(std::istream& in, const HistogramLogLimits& limits = {});
+HistogramLog read_histogram_log(std::string_view text, const HistogramLogLimits& limits = {});
 
 }  // namespace perflab

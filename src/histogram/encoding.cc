@@ -32,6 +32,9 @@ constexpr std::uint32_t kV2DoubleCompressedCookieBase = 0x0c72124fu;
 constexpr std::size_t kCompressedHeaderSize = 8;  // cookie, compressed length
 constexpr std::size_t kHeaderSize = 40;           // the uncompressed header
 constexpr std::size_t kMaxVarintSize = 9;         // the 9th byte carries 8 bits
+// The payload is inflated and parsed this many bytes at a time, so that its
+// announced length never sizes an allocation.
+constexpr std::size_t kPayloadChunkSize = 4096;
 
 // ---- big-endian fields ----
 
@@ -97,8 +100,10 @@ class Inflater {
   Inflater(const Inflater&) = delete;
   Inflater& operator=(const Inflater&) = delete;
 
-  // Produces exactly n bytes or throws naming why it could not.
-  void read_exactly(std::uint8_t* out, std::size_t n, const char* what) {
+  // Produces exactly n bytes or throws naming why it could not. The n bytes
+  // are bytes [offset, offset + n) of a `whole`-byte `what`, for the message.
+  void read_exactly(std::uint8_t* out, std::size_t n, const char* what, std::size_t offset,
+                    std::size_t whole) {
     stream_.next_out = out;
     stream_.avail_out = static_cast<uInt>(n);
     while (stream_.avail_out > 0) {
@@ -106,8 +111,8 @@ class Inflater {
       if (rc == Z_OK || (rc == Z_STREAM_END && stream_.avail_out == 0)) continue;
       if (rc == Z_STREAM_END || rc == Z_BUF_ERROR) {
         throw HistogramFormatError("compressed histogram is truncated: the zlib stream ends " +
-                                   std::to_string(n - stream_.avail_out) + " bytes into the " +
-                                   std::to_string(n) + "-byte " + what);
+                                   std::to_string(offset + n - stream_.avail_out) +
+                                   " bytes into the " + std::to_string(whole) + "-byte " + what);
       }
       if (rc == Z_MEM_ERROR) throw std::bad_alloc();
       throw HistogramFormatError(std::string("compressed histogram: zlib error in the ") + what +
@@ -138,6 +143,85 @@ std::string hex32(std::uint32_t v) {
     why = "expected " + hex32(kV2CompressedEncodingCookie);
   }
   throw HistogramFormatError("bad histogram cookie " + hex32(cookie) + ": " + why);
+}
+
+// One non-empty count of a payload. Indexes fit 32 bits: no configuration has
+// more than about 6.2 million counts.
+struct DecodedCount {
+  std::uint32_t index;
+  std::int64_t count;
+};
+
+// The non-empty counts of a payload, checked against a counts array of
+// `counts_length` before any such array exists. Memory grows with the bytes
+// the zlib stream really holds (at most one entry per byte), never with the
+// lengths the header announces.
+struct DecodedPayload {
+  std::vector<DecodedCount> counts;
+  std::int64_t total = 0;
+};
+
+DecodedPayload decode_payload(Inflater& inflater, std::size_t payload_length,
+                              std::size_t counts_length) {
+  DecodedPayload decoded;
+  // A varint cut by the end of a chunk is moved to the front of the next one;
+  // it is at most kMaxVarintSize - 1 bytes.
+  std::uint8_t chunk[kPayloadChunkSize + kMaxVarintSize];
+  std::size_t carried = 0;
+  std::size_t inflated = 0;
+  std::size_t index = 0;
+  while (inflated < payload_length) {
+    const std::size_t n = std::min(kPayloadChunkSize, payload_length - inflated);
+    inflater.read_exactly(chunk + carried, n, "counts payload", inflated, payload_length);
+    inflated += n;
+    const std::uint8_t* p = chunk;
+    const std::uint8_t* const end = chunk + carried + n;
+    carried = 0;
+    while (p != end) {
+      const std::uint8_t* const varint_start = p;
+      std::int64_t value = 0;
+      if (!get_varint(p, end, value)) {
+        if (inflated == payload_length) {
+          throw HistogramFormatError("histogram payload ends inside a varint at count index " +
+                                     std::to_string(index));
+        }
+        carried = static_cast<std::size_t>(end - varint_start);
+        std::memmove(chunk, varint_start, carried);
+        break;
+      }
+      if (value < 0) {
+        // A run of -value empty counts; -INT64_MIN does not exist, so reject it first.
+        if (value == std::numeric_limits<std::int64_t>::min() ||
+            static_cast<std::uint64_t>(-value) > counts_length - index) {
+          throw HistogramFormatError("histogram payload skips past the end of its " +
+                                     std::to_string(counts_length) + " counts at index " +
+                                     std::to_string(index));
+        }
+        index += static_cast<std::size_t>(-value);
+        continue;
+      }
+      if (index >= counts_length) {
+        throw HistogramFormatError("histogram payload has more counts than the " +
+                                   std::to_string(counts_length) + " its configuration allows");
+      }
+      if (value != 0) {
+        if (__builtin_add_overflow(decoded.total, value, &decoded.total)) {
+          throw HistogramFormatError("histogram counts overflow a 64-bit total at index " +
+                                     std::to_string(index));
+        }
+        decoded.counts.push_back({static_cast<std::uint32_t>(index), value});
+      }
+      ++index;
+    }
+  }
+  return decoded;
+}
+
+std::string mebibytes(std::size_t counts_length) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f MiB",
+                static_cast<double>(counts_length) * 8.0 / (1024.0 * 1024.0));
+  return buffer;
 }
 
 }  // namespace
@@ -188,7 +272,7 @@ std::string encode_histogram_base64(const Histogram& histogram) {
   return detail::base64_encode(encode_histogram(histogram));
 }
 
-Histogram decode_histogram(std::span<const std::uint8_t> bytes) {
+Histogram decode_histogram(std::span<const std::uint8_t> bytes, std::size_t max_counts_length) {
   if (bytes.size() < kCompressedHeaderSize) {
     throw HistogramFormatError("compressed histogram is truncated: " +
                                std::to_string(bytes.size()) + " bytes, the header alone is 8");
@@ -205,7 +289,7 @@ Histogram decode_histogram(std::span<const std::uint8_t> bytes) {
 
   Inflater inflater(bytes.data() + kCompressedHeaderSize, compressed_length);
   std::uint8_t header[kHeaderSize];
-  inflater.read_exactly(header, kHeaderSize, "histogram header");
+  inflater.read_exactly(header, kHeaderSize, "histogram header", 0, kHeaderSize);
   const std::uint32_t inner_cookie = get_u32(header);
   if (inner_cookie != kV2EncodingCookie) {
     throw HistogramFormatError("bad inner histogram cookie " + hex32(inner_cookie) +
@@ -222,64 +306,44 @@ Histogram decode_histogram(std::span<const std::uint8_t> bytes) {
                                " (a shifted histogram), which is not supported");
   }
 
-  std::optional<Histogram> decoded;
+  // The header chooses the size of the counts array: check it against the
+  // caller's limit before anything is allocated.
+  std::size_t counts_length = 0;
   try {
-    decoded.emplace(lowest, highest, significant_figures);
+    counts_length = HistogramAccess::counts_length_for(lowest, highest, significant_figures);
   } catch (const std::invalid_argument& e) {
     throw HistogramFormatError(std::string("histogram header has an invalid configuration: ") +
                                e.what());
   }
-  Histogram& histogram = *decoded;
-  const std::span<std::int64_t> counts = HistogramAccess::counts(histogram);
-  if (payload_length > counts.size() * kMaxVarintSize) {
+  if (counts_length > max_counts_length) {
+    throw HistogramFormatError(
+        "histogram configuration (lowest_discernible_value " + std::to_string(lowest) +
+        ", highest_trackable_value " + std::to_string(highest) + ", " +
+        std::to_string(significant_figures) + " significant figures) needs " +
+        std::to_string(counts_length) + " counts (" + mebibytes(counts_length) +
+        "), more than max_counts_length = " + std::to_string(max_counts_length) +
+        " allows; pass a larger limit to decode it");
+  }
+  if (payload_length > counts_length * kMaxVarintSize) {
     throw HistogramFormatError("histogram payload of " + std::to_string(payload_length) +
-                               " bytes is larger than " + std::to_string(counts.size()) +
+                               " bytes is larger than " + std::to_string(counts_length) +
                                " counts can encode to");
   }
 
-  std::vector<std::uint8_t> payload(payload_length);
-  if (payload_length > 0) inflater.read_exactly(payload.data(), payload.size(), "counts payload");
-
-  const std::uint8_t* p = payload.data();
-  const std::uint8_t* const end = p + payload.size();
-  std::size_t index = 0;
-  std::int64_t total = 0;
-  while (p != end) {
-    std::int64_t value = 0;
-    if (!get_varint(p, end, value)) {
-      throw HistogramFormatError("histogram payload ends inside a varint at count index " +
-                                 std::to_string(index));
-    }
-    if (value < 0) {
-      // A run of -value empty counts; -INT64_MIN does not exist, so reject it first.
-      if (value == std::numeric_limits<std::int64_t>::min() ||
-          static_cast<std::uint64_t>(-value) > counts.size() - index) {
-        throw HistogramFormatError("histogram payload skips past the end of its " +
-                                   std::to_string(counts.size()) + " counts at index " +
-                                   std::to_string(index));
-      }
-      index += static_cast<std::size_t>(-value);
-      continue;
-    }
-    if (index >= counts.size()) {
-      throw HistogramFormatError("histogram payload has more counts than the " +
-                                 std::to_string(counts.size()) + " its configuration allows");
-    }
-    if (__builtin_add_overflow(total, value, &total)) {
-      throw HistogramFormatError("histogram counts overflow a 64-bit total at index " +
-                                 std::to_string(index));
-    }
-    counts[index++] = value;
-  }
-  HistogramAccess::set_total_count(histogram, total);
-  return std::move(*decoded);
+  // Only a payload that decoded and checked out gets its counts array.
+  const DecodedPayload payload = decode_payload(inflater, payload_length, counts_length);
+  Histogram histogram(lowest, highest, significant_figures);
+  const std::span<std::int64_t> counts = HistogramAccess::counts(histogram);
+  for (const DecodedCount& c : payload.counts) counts[c.index] = c.count;
+  HistogramAccess::set_total_count(histogram, payload.total);
+  return histogram;
 }
 
-Histogram decode_histogram_base64(std::string_view base64) {
+Histogram decode_histogram_base64(std::string_view base64, std::size_t max_counts_length) {
   std::string error;
   const std::optional<std::vector<std::uint8_t>> bytes = detail::base64_decode(base64, error);
   if (!bytes) throw HistogramFormatError(error);
-  return decode_histogram(*bytes);
+  return decode_histogram(*bytes, max_counts_length);
 }
 
 }  // namespace perflab

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "histogram_access.hpp"
+
 namespace perflab {
 namespace {
 
@@ -43,13 +45,19 @@ int buckets_needed(std::int64_t highest_trackable_value, std::int64_t sub_bucket
   return buckets;
 }
 
-}  // namespace
+// What a configuration implies, computed without allocating so that the
+// decoder can size a histogram before it builds one.
+struct Layout {
+  int unit_magnitude;
+  int sub_bucket_half_count_magnitude;
+  int bucket_count;
+  std::int64_t sub_bucket_half_count;
+  std::size_t counts_length;
+};
 
-Histogram::Histogram(std::int64_t lowest_discernible_value, std::int64_t highest_trackable_value,
-                     int significant_figures)
-    : lowest_discernible_value_(lowest_discernible_value),
-      highest_trackable_value_(highest_trackable_value),
-      significant_figures_(significant_figures) {
+// Throws std::invalid_argument naming the first bad parameter.
+Layout layout_for(std::int64_t lowest_discernible_value, std::int64_t highest_trackable_value,
+                  int significant_figures) {
   if (lowest_discernible_value < 1) {
     throw_config_error("lowest_discernible_value must be >= 1 (got " +
                        std::to_string(lowest_discernible_value) + ")");
@@ -64,26 +72,50 @@ Histogram::Histogram(std::int64_t lowest_discernible_value, std::int64_t highest
     throw_config_error("significant_figures must be in 1..5 (got " +
                        std::to_string(significant_figures) + ")");
   }
+  Layout layout{};
   // Single-unit resolution up to 2 * 10^s keeps the relative error of any
   // bucket below 10^-s; the sub-bucket count is that rounded up to a power of two.
   const std::int64_t largest_single_unit_value = 2 * power_of_ten(significant_figures);
   const int sub_bucket_count_magnitude =
       std::bit_width(static_cast<std::uint64_t>(largest_single_unit_value - 1));
-  sub_bucket_half_count_magnitude_ = std::max(sub_bucket_count_magnitude, 1) - 1;
-  unit_magnitude_ = std::bit_width(static_cast<std::uint64_t>(lowest_discernible_value)) - 1;
-  if (unit_magnitude_ + sub_bucket_half_count_magnitude_ > 61) {
+  layout.sub_bucket_half_count_magnitude = std::max(sub_bucket_count_magnitude, 1) - 1;
+  layout.unit_magnitude = std::bit_width(static_cast<std::uint64_t>(lowest_discernible_value)) - 1;
+  if (layout.unit_magnitude + layout.sub_bucket_half_count_magnitude > 61) {
     throw_config_error("lowest_discernible_value " + std::to_string(lowest_discernible_value) +
                        " leaves no room for " + std::to_string(significant_figures) +
                        " significant figures in 63 bits");
   }
-  sub_bucket_half_count_ = std::int64_t{1} << sub_bucket_half_count_magnitude_;
-  const std::int64_t sub_bucket_count = 2 * sub_bucket_half_count_;
-  sub_bucket_mask_ = static_cast<std::uint64_t>(sub_bucket_count - 1) << unit_magnitude_;
+  layout.sub_bucket_half_count = std::int64_t{1} << layout.sub_bucket_half_count_magnitude;
+  layout.bucket_count = buckets_needed(highest_trackable_value, 2 * layout.sub_bucket_half_count,
+                                       layout.unit_magnitude);
+  layout.counts_length = static_cast<std::size_t>(layout.bucket_count + 1) *
+                         static_cast<std::size_t>(layout.sub_bucket_half_count);
+  return layout;
+}
+
+}  // namespace
+
+std::size_t detail::HistogramAccess::counts_length_for(std::int64_t lowest_discernible_value,
+                                                       std::int64_t highest_trackable_value,
+                                                       int significant_figures) {
+  return layout_for(lowest_discernible_value, highest_trackable_value, significant_figures)
+      .counts_length;
+}
+
+Histogram::Histogram(std::int64_t lowest_discernible_value, std::int64_t highest_trackable_value,
+                     int significant_figures)
+    : lowest_discernible_value_(lowest_discernible_value),
+      highest_trackable_value_(highest_trackable_value),
+      significant_figures_(significant_figures) {
+  const Layout layout =
+      layout_for(lowest_discernible_value, highest_trackable_value, significant_figures);
+  unit_magnitude_ = layout.unit_magnitude;
+  sub_bucket_half_count_magnitude_ = layout.sub_bucket_half_count_magnitude;
+  bucket_count_ = layout.bucket_count;
+  sub_bucket_half_count_ = layout.sub_bucket_half_count;
+  sub_bucket_mask_ = static_cast<std::uint64_t>(2 * sub_bucket_half_count_ - 1) << unit_magnitude_;
   leading_zero_count_base_ = 64 - unit_magnitude_ - sub_bucket_half_count_magnitude_ - 1;
-  bucket_count_ = buckets_needed(highest_trackable_value, sub_bucket_count, unit_magnitude_);
-  counts_.assign(static_cast<std::size_t>(bucket_count_ + 1) *
-                     static_cast<std::size_t>(sub_bucket_half_count_),
-                 0);
+  counts_.assign(layout.counts_length, 0);
 }
 
 std::int64_t Histogram::value_from_index(std::size_t index) const noexcept {
@@ -134,21 +166,25 @@ void Histogram::back_fill(std::int64_t value, std::int64_t count,
 }
 
 void Histogram::add(const Histogram& other) noexcept {
-  const bool same_layout =
-      unit_magnitude_ == other.unit_magnitude_ &&
-      sub_bucket_half_count_magnitude_ == other.sub_bucket_half_count_magnitude_ &&
-      other.counts_.size() <= counts_.size();
-  // other may be *this: read its overflow and counts before writing ours.
+  // other may be *this: read its overflow before writing ours.
   const std::int64_t other_overflow = other.overflow_count_;
-  if (same_layout) {
+  if (unit_magnitude_ == other.unit_magnitude_ &&
+      sub_bucket_half_count_magnitude_ == other.sub_bucket_half_count_magnitude_) {
+    // Same index -> value mapping. Indexes up to that of highest_trackable_value_
+    // are exactly the buckets whose lowest value record_value() would accept;
+    // the counts array runs on to the top of the last bucket, so stop there.
+    const std::size_t n =
+        std::min(other.counts_.size(), counts_index(highest_trackable_value_) + 1);
     std::int64_t added = 0;
-    const std::size_t n = other.counts_.size();
     for (std::size_t i = 0; i < n; ++i) {
       const std::int64_t c = other.counts_[i];
       counts_[i] += c;
       added += c;
     }
+    std::int64_t above = 0;
+    for (std::size_t i = n; i < other.counts_.size(); ++i) above += other.counts_[i];
     total_count_ += added;
+    overflow_count_ += above;
   } else {
     // Different layouts cannot alias, so other is not *this here.
     for (std::size_t i = 0; i < other.counts_.size(); ++i) {

@@ -103,7 +103,7 @@ std::optional<HistogramLogInterval> HistogramLogReader::next_interval() {
     }
     try {
       return HistogramLogInterval{std::move(tag), numbers[0], numbers[1], numbers[2],
-                                  decode_histogram_base64(fields[3])};
+                                  decode_histogram_base64(fields[3], max_counts_length_)};
     } catch (const HistogramFormatError& e) {
       throw HistogramFormatError(std::string("Interval_Compressed_Histogram: ") + e.what(),
                                  line_number_);
@@ -112,10 +112,23 @@ std::optional<HistogramLogInterval> HistogramLogReader::next_interval() {
   return std::nullopt;
 }
 
-HistogramLog read_histogram_log(std::istream& in) {
-  HistogramLogReader reader(in);
+HistogramLog read_histogram_log(std::istream& in, const HistogramLogLimits& limits) {
+  HistogramLogReader reader(in, limits.max_counts_length);
   HistogramLog log;
+  std::size_t kept_counts_length = 0;  // <= limits.max_total_counts_length throughout
   while (std::optional<HistogramLogInterval> interval = reader.next_interval()) {
+    // Each interval keeps a whole counts array alive, however short its line.
+    const std::size_t length = interval->histogram.counts_length();
+    if (length > limits.max_total_counts_length - kept_counts_length) {
+      throw HistogramFormatError(
+          "the intervals up to here need " + std::to_string(kept_counts_length + length) +
+              " counts in memory, more than max_total_counts_length = " +
+              std::to_string(limits.max_total_counts_length) +
+              " allows; read the log one interval at a time with HistogramLogReader or pass a "
+              "larger limit",
+          reader.line_number());
+    }
+    kept_counts_length += length;
     log.intervals.push_back(std::move(*interval));
   }
   log.start_time_s = reader.start_time_s();
@@ -123,9 +136,9 @@ HistogramLog read_histogram_log(std::istream& in) {
   return log;
 }
 
-HistogramLog read_histogram_log(std::string_view text) {
+HistogramLog read_histogram_log(std::string_view text, const HistogramLogLimits& limits) {
   std::istringstream in{std::string(text)};
-  return read_histogram_log(in);
+  return read_histogram_log(in, limits);
 }
 
 }  // namespace perflab
