@@ -197,6 +197,35 @@ TEST(AllocTest, FailedMallocSetsErrnoAndPosixMemalignDoesNot) {
   EXPECT_EQ(errno, 0);
 }
 
+TEST(AllocTest, AlignedAllocRejectsAnAlignmentThatIsNotAPowerOfTwo) {
+  int errors[3] = {};
+  void* blocks[3] = {};
+  const std::size_t alignments[3] = {0, 24, 96};
+  AllocScope scope;
+  for (int i = 0; i < 3; ++i) {
+    errno = 0;
+    blocks[i] = opaque(&aligned_alloc)(opaque(alignments[i]), 96);
+    errors[i] = errno;
+  }
+  const AllocCounts counts = scope.counts();
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(alignments[i]);
+    EXPECT_EQ(blocks[i], nullptr);
+    EXPECT_EQ(errors[i], EINVAL);
+  }
+  EXPECT_EQ(counts, AllocCounts{});
+}
+
+TEST(AllocTest, AlignedAllocAcceptsAnySizeAndSmallPowersOfTwo) {
+  void* odd_size = opaque(&aligned_alloc)(64, 100);  // not a multiple: fine since C17
+  void* tiny_alignment = opaque(&aligned_alloc)(1, 10);
+  EXPECT_NE(odd_size, nullptr);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(odd_size) % 64, 0u);
+  EXPECT_NE(tiny_alignment, nullptr);
+  opaque (&free)(odd_size);
+  opaque (&free)(tiny_alignment);
+}
+
 TEST(AllocTest, ReallocThatMovesOrGrowsCountsOneFreeAndOneAllocation) {
   void* block = opaque(&malloc)(16);
   const std::size_t old_size = usable(block);

@@ -10,7 +10,9 @@
 //   - an allocation is a call that returned memory: malloc, calloc, realloc
 //     and reallocarray that returned a new block, posix_memalign,
 //     aligned_alloc, memalign, valloc, pvalloc and every operator new and
-//     new[] form. Failed calls (nullptr, bad_alloc, ENOMEM) are not counted.
+//     new[] form. Failed calls (nullptr, bad_alloc, ENOMEM, EINVAL) are not
+//     counted; aligned_alloc fails with EINVAL unless the alignment is a
+//     power of two (C17), where glibc 2.36's own rounds it up.
 //   - a free is a deallocation of a non-null pointer: free, every operator
 //     delete and delete[] form, and the old block of a successful realloc.
 //   - realloc(p, n) with p != nullptr and n > 0 that succeeds counts one free
@@ -80,14 +82,18 @@ PERFLAB_ALLOC_API AllocCounts thread_alloc_counts() noexcept;
 /// when they exit). The sum is consistent with respect to exiting threads (no
 /// thread is counted twice or missed) and exact when no other thread is
 /// allocating at the time of the call; with concurrent allocations each field
-/// is a recent value. Thread-safety: any thread; never allocates; cost grows
-/// with the number of threads that ever ran at once (one cache line each).
+/// is a recent value. In the child of fork() it continues from the parent's
+/// totals at the fork: the parent's other threads count as exited there.
+/// Thread-safety: any thread; never allocates; cost grows with the number of
+/// threads that ever ran at once (one cache line each).
 PERFLAB_ALLOC_API AllocCounts process_alloc_counts() noexcept;
 
 /// Returns true when perflab's replacement is the malloc this process uses.
 /// False when another replacement won the symbol lookup: a sanitizer runtime,
-/// or an allocator in LD_PRELOAD or linked before perflab::alloc. In that case
-/// the counters miss most or all allocations and should not be reported.
+/// or an allocator in LD_PRELOAD (libc_malloc_debug.so included) or linked
+/// before perflab::alloc. In that case the counters miss most or all
+/// allocations and should not be reported; the program still runs, with
+/// blocks handed out by the other allocator (see docs/alloc.md, Limits).
 /// Thread-safety: any thread; never allocates.
 PERFLAB_ALLOC_API bool alloc_counting_active() noexcept;
 

@@ -5,12 +5,9 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "bound_allocator.hpp"
 #include "counters.hpp"
 #include "perflab/alloc.hpp"
-
-// interpose_malloc.cc: a hidden alias of perflab's malloc.
-extern "C" __attribute__((visibility("hidden"))) void* perflab_own_malloc(
-    std::size_t size) noexcept;
 
 namespace perflab {
 
@@ -34,12 +31,7 @@ AllocCounts thread_alloc_counts() noexcept {
 
 AllocCounts process_alloc_counts() noexcept { return ai::read_process(); }
 
-bool alloc_counting_active() noexcept {
-  // Through a volatile, so the load comes from the GOT entry the dynamic
-  // linker filled: the malloc every caller in the process reaches.
-  void* (*volatile bound)(std::size_t) noexcept = &::malloc;
-  return bound == &perflab_own_malloc;
-}
+bool alloc_counting_active() noexcept { return ai::malloc_is_ours(); }
 
 AllocScope::AllocScope(Of of) noexcept : of_(of) {
   if (of_ == Of::kProcess) {

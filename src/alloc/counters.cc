@@ -1,5 +1,5 @@
-// Slot ownership (claim on a thread's first call, fold on its exit), the
-// slow paths of the hot path, the process-wide sum and precise peak mode.
+// Slot ownership (claim on a thread's first call, fold on its exit, fork),
+// the slow paths of the hot path, the process-wide sum and precise peak mode.
 //
 // Nothing here may allocate: every function can run inside malloc.
 #include "counters.hpp"
@@ -10,6 +10,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+
+// Test seam: tests/alloc_programs/fork_counts.cc defines it to hold a thread
+// half-way through a fold while another thread forks. Weak and undefined in
+// every other program, so a fold pays one load and a branch for it.
+extern "C" __attribute__((weak, visibility("default"))) void perflab_alloc_test_mid_fold() noexcept;
 
 namespace perflab::alloc_internal {
 namespace {
@@ -39,11 +44,17 @@ struct RetiredTotals {
 };
 constinit RetiredTotals retired;
 
-// A sequence lock with any number of writers: a fold increments folds_started
-// before it moves a slot into `retired` and folds_finished after, and a reader
-// retries when a fold overlapped its sum.
+// A sequence lock for readers: a fold increments folds_started before it
+// moves a slot into `retired` and folds_finished after, and a reader retries
+// when a fold overlapped its sum.
 constinit std::atomic<std::uint64_t> folds_started{0};
 constinit std::atomic<std::uint64_t> folds_finished{0};
+
+// Held by each fold and across fork(), so a child never inherits a half-done
+// fold: it would count part of a slot twice, and readers would wait forever
+// for a folds_finished increment no thread of the child will make. Folds are
+// rare (thread exit) and short, so a spin lock does; readers never take it.
+constinit std::atomic<bool> fold_lock{false};
 
 constinit std::atomic<std::int64_t> precise_live_bytes{0};
 constinit std::atomic<std::int64_t> precise_peak_bytes{0};
@@ -54,6 +65,13 @@ pthread_once_t key_once = PTHREAD_ONCE_INIT;
 pthread_key_t exit_key;
 bool exit_key_ok = false;
 
+void lock_folds() noexcept {
+  while (fold_lock.exchange(true, std::memory_order_acquire)) sched_yield();
+}
+
+void unlock_folds() noexcept { fold_lock.store(false, std::memory_order_release); }
+
+// REQUIRES: the fold lock is held.
 void fold_slot(AllocSlot& slot) noexcept {
   folds_started.fetch_add(1, kRelaxed);
   // Orders the increment above before the slot and retired stores below, so a
@@ -65,6 +83,7 @@ void fold_slot(AllocSlot& slot) noexcept {
   retired.bytes_freed.fetch_add(slot.bytes_freed.load(kRelaxed), kRelaxed);
   retired.live.fetch_add(slot.live.load(kRelaxed), kRelaxed);
   retired.peak_sum.fetch_add(slot.peak.load(kRelaxed), kRelaxed);
+  if (&perflab_alloc_test_mid_fold != nullptr) perflab_alloc_test_mid_fold();
   slot.allocs.store(0, kRelaxed);
   slot.frees.store(0, kRelaxed);
   slot.bytes_allocated.store(0, kRelaxed);
@@ -81,8 +100,36 @@ void on_thread_exit(void* value) noexcept {
   auto* slot = static_cast<AllocSlot*>(value);
   tls_slot = nullptr;
   tls_state = SlotState::kRetired;
+  lock_folds();
   fold_slot(*slot);
+  unlock_folds();
   slot->in_use.store(false, std::memory_order_release);
+}
+
+// fork() handlers. glibc runs the prepare handler before it takes its own
+// malloc locks, and no fold waits for anything, so this cannot deadlock.
+void on_fork_prepare() noexcept { lock_folds(); }
+
+void on_fork_parent() noexcept { unlock_folds(); }
+
+// The child has one thread, the one that called fork(). The slots of the
+// parent's other threads belong to nobody now: fold them into the retired
+// totals, as their exit would have, so the child's process counts continue
+// from the parent's at the fork and the slots are free for the child's own
+// threads. The forking thread keeps its slot and its counts.
+void on_fork_child() noexcept {
+  const AllocSlot* own = tls_slot;
+  const std::size_t used = slots_used.load(kRelaxed);
+  for (std::size_t i = 0; i < used; ++i) {
+    AllocSlot& slot = slots[i];
+    if (&slot == own || !slot.in_use.load(kRelaxed)) continue;
+    fold_slot(slot);
+    slot.in_use.store(false, kRelaxed);
+  }
+  // The prepare handler already kept folds from being cut in half; a reader
+  // must still never wait for a fold that no thread of the child will finish.
+  folds_started.store(folds_finished.load(kRelaxed), kRelaxed);
+  unlock_folds();
 }
 
 void create_exit_key() noexcept {
@@ -93,7 +140,10 @@ void create_exit_key() noexcept {
 
 // Registers the key destructor at load time rather than on the first call of
 // some thread, so the key is among the first 32 of the process.
-[[gnu::constructor]] void register_exit_key() noexcept { pthread_once(&key_once, create_exit_key); }
+[[gnu::constructor]] void register_thread_hooks() noexcept {
+  pthread_once(&key_once, create_exit_key);
+  pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
+}
 
 AllocSlot* claim_slot() noexcept {
   tls_state = SlotState::kClaiming;

@@ -122,8 +122,5 @@ std::int64_t precise_mark() noexcept;
 // Raises the peak to at least `peak` (restores an outer scope's mark).
 void precise_restore(std::int64_t peak) noexcept;
 
-// True when this process's `malloc` symbol resolves to perflab's definition.
-bool malloc_is_ours() noexcept;
-
 }  // namespace alloc_internal
 }  // namespace perflab

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdlib>
 
+#include "bound_allocator.hpp"
 #include "counters.hpp"
 #include "libc_malloc.hpp"
 
@@ -18,6 +19,8 @@ namespace {
 
 using perflab::alloc_internal::count_alloc;
 using perflab::alloc_internal::count_free;
+using perflab::alloc_internal::foreign_memalign;
+using perflab::alloc_internal::foreign_realloc;
 using perflab::alloc_internal::usable_size;
 
 inline void* counted(void* block, std::size_t requested) noexcept {
@@ -69,11 +72,19 @@ PERFLAB_INTERPOSE void* realloc(void* block, std::size_t size) noexcept {
   return counted_realloc(block, size);
 }
 
+extern "C" __attribute__((visibility("hidden"), alias("realloc"), alloc_size(2))) void*
+perflab_own_realloc(void* block, std::size_t size) noexcept;
+
+// Reached under another malloc that lacks reallocarray: the block is the
+// winner's, so its realloc must resize it (bound_allocator.hpp).
 PERFLAB_INTERPOSE void* reallocarray(void* block, std::size_t count, std::size_t size) noexcept {
   std::size_t bytes = 0;
   if (__builtin_mul_overflow(count, size, &bytes)) {
     errno = ENOMEM;
     return nullptr;
+  }
+  if (const auto winner = foreign_realloc(); __builtin_expect(winner != nullptr, 0)) {
+    return winner(block, bytes);
   }
   return counted_realloc(block, bytes);
 }
@@ -90,15 +101,30 @@ PERFLAB_INTERPOSE int posix_memalign(void** out, std::size_t alignment, std::siz
   return 0;
 }
 
-// glibc 2.36 implements aligned_alloc as memalign (same symbol address), so
-// forwarding there keeps its exact behaviour.
+// C17 (and glibc from 2.38) reject an alignment that is not a power of two
+// with EINVAL, where memalign rounds it up; glibc 2.36's aligned_alloc is
+// memalign itself. Any size is accepted, a multiple of the alignment or not.
+// Reached under another malloc that lacks aligned_alloc, or defines it only at
+// glibc's later symbol version (libc_malloc_debug.so): the block will go to
+// the winner's free, so the winner's memalign makes it (bound_allocator.hpp).
 PERFLAB_INTERPOSE void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
+  if (!is_power_of_two(alignment)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (const auto winner = foreign_memalign(); __builtin_expect(winner != nullptr, 0)) {
+    return winner(alignment, size);
+  }
   return counted(__libc_memalign(alignment, size), size);
 }
 
 PERFLAB_INTERPOSE void* memalign(std::size_t alignment, std::size_t size) noexcept {
   return counted(__libc_memalign(alignment, size), size);
 }
+
+extern "C" __attribute__((visibility("hidden"), alias("memalign"), malloc, alloc_size(2),
+                          alloc_align(1))) void*
+perflab_own_memalign(std::size_t alignment, std::size_t size) noexcept;
 
 PERFLAB_INTERPOSE void* valloc(std::size_t size) noexcept {
   return counted(__libc_valloc(size), size);

@@ -1,7 +1,10 @@
 // Runs the programs of tests/alloc_programs/ and checks the numbers they
 // print against counts worked out by hand from what each program does.
+#include <dlfcn.h>
+#include <gnu/libc-version.h>
 #include <gtest/gtest.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -98,12 +101,12 @@ TEST(AllocProgramsTest, KnownCountsProgramPrintsTheExpectedCounts) {
   EXPECT_EQ(out.sections["map_nodes"]["frees"], 0);
 
   // malloc, calloc, malloc + realloc (one free, one alloc), aligned_alloc,
-  // posix_memalign, realloc(nullptr): 7 allocations; 6 frees + the realloc's
-  // old block; free(nullptr) not counted.
+  // posix_memalign, realloc(nullptr), reallocarray(nullptr): 8 allocations;
+  // 7 frees + the realloc's old block; free(nullptr) not counted.
   Section& family = out.sections["malloc_family"];
-  EXPECT_EQ(family["allocs"], 7);
-  EXPECT_EQ(family["frees"], 7);
-  EXPECT_EQ(family["bytes_allocated"], 10 + 20 + 30 + 40 + 64 + 50 + 60);
+  EXPECT_EQ(family["allocs"], 8);
+  EXPECT_EQ(family["frees"], 8);
+  EXPECT_EQ(family["bytes_allocated"], 10 + 20 + 30 + 40 + 64 + 50 + 60 + 70);
   EXPECT_EQ(family["live_bytes"], 0);
 }
 
@@ -140,12 +143,65 @@ TEST(AllocProgramsTest, ThreadCountsProgramCountsEveryThread) {
   EXPECT_GE(joined["frees"], 1004);
 }
 
+// The foreign malloc aborts when handed a block it did not allocate, through
+// free or malloc_usable_size, as ASan's and libc_malloc_debug's do.
 TEST(AllocProgramsTest, CountingIsInactiveWhenAnotherMallocWins) {
   const std::string command = std::string("LD_PRELOAD=") + PERFLAB_ALLOC_FOREIGN_MALLOC + " " +
-                              PERFLAB_ALLOC_KNOWN_COUNTS + " --active-only";
+                              PERFLAB_ALLOC_KNOWN_COUNTS + " 2>&1";
   Output out = run(command);
   ASSERT_EQ(out.exit_status, 0);
   EXPECT_EQ(out.values["active"], "0");
+}
+
+// glibc's debugging malloc, shipped in libc6 next to libc.so.6 since glibc 2.34.
+std::string libc_malloc_debug_path() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&gnu_get_libc_version), &info) == 0 ||
+      info.dli_fname == nullptr) {
+    return {};
+  }
+  const std::string libc = info.dli_fname;
+  return libc.substr(0, libc.rfind('/') + 1) + "libc_malloc_debug.so.0";
+}
+
+TEST(AllocProgramsTest, CountingIsInactiveUnderGlibcsMallocCheck) {
+  const std::string debug_malloc = libc_malloc_debug_path();
+  if (debug_malloc.empty() || access(debug_malloc.c_str(), R_OK) != 0) {
+    GTEST_SKIP() << "no libc_malloc_debug.so.0 next to libc (glibc before 2.34?)";
+  }
+  const std::string command =
+      "LD_PRELOAD=" + debug_malloc + " MALLOC_CHECK_=3 " + PERFLAB_ALLOC_KNOWN_COUNTS + " 2>&1";
+  Output out = run(command);
+  ASSERT_EQ(out.exit_status, 0);
+  EXPECT_EQ(out.values["active"], "0");
+}
+
+TEST(AllocProgramsTest, CountingIsInactiveUnderAddressSanitizer) {
+#ifdef PERFLAB_ALLOC_KNOWN_COUNTS_ASAN
+  // LeakSanitizer needs ptrace, which containers often forbid.
+  Output out =
+      run(std::string("ASAN_OPTIONS=detect_leaks=0 ") + PERFLAB_ALLOC_KNOWN_COUNTS_ASAN + " 2>&1");
+  ASSERT_EQ(out.exit_status, 0);
+  EXPECT_EQ(out.values["active"], "0");
+#else
+  GTEST_SKIP() << "the compiler cannot build with -fsanitize=address";
+#endif
+}
+
+// A child forked while another thread exits, even half-way through folding
+// its slot, must read its counters without waiting forever, start from the
+// parent's totals and count its own calls exactly (fork_counts.cc lists the
+// child statuses).
+TEST(AllocProgramsTest, ForkedChildrenCountFromTheParentsTotals) {
+  Output out = run(PERFLAB_ALLOC_FORK_COUNTS);
+  ASSERT_EQ(out.exit_status, 0);
+  EXPECT_EQ(out.sections["quiet"]["child"], 0);
+  EXPECT_EQ(out.sections["mid_fold"]["child"], 0);
+  Section& busy = out.sections["busy"];
+  EXPECT_EQ(busy["forks"], 200);
+  EXPECT_EQ(busy["hung"], 0);
+  EXPECT_EQ(busy["failed"], 0);
+  EXPECT_EQ(busy["first_failure"], 0);
 }
 
 }  // namespace
