@@ -34,6 +34,10 @@ for bench in build/bench/*_bench; do
   # Timings of a run this short are not figures, so its budget lines are not shown.
   echo "   ran $(grep -c "^BM_" "$bench.smoke.log") benchmarks; output in $bench.smoke.log"
 done
+echo "-- bench/track_bench.sh (1 run each of untracked, count, stacks, heaptrack)"
+bench/track_bench.sh build 1 20000 > build/bench/track_bench.smoke.log 2>&1 \
+  || { cat build/bench/track_bench.smoke.log; echo "smoke run of track_bench.sh failed"; exit 1; }
+echo "   ran; output in build/bench/track_bench.smoke.log"
 
 step "build (clang, -Werror, benchmarks on) and its test suite"
 cmake -S . -B build-clang -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DPERFLAB_WERROR=ON \

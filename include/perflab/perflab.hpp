@@ -4,4 +4,5 @@
 
 #include "perflab/histogram.hpp"  // HDR latency histogram and interval logs
 #include "perflab/pool.hpp"       // ObjectPool, BufferPool, PoolRegistry
+#include "perflab/profile.hpp"    // the profile directory: model, writer, readers
 #include "perflab/version.hpp"    // perflab::kVersion

@@ -20,7 +20,13 @@ void add_version_command(CLI::App& app, int& exit_code) {
 #elif defined(__GNUC__)
     fmt::print("compiler: g++ {}.{}.{}\n", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
 #endif
-    fmt::print("components: pool histogram alloc\n");
+    fmt::print("components: pool histogram alloc profile{}\n",
+#ifdef PERFLAB_HAVE_TRACK
+               " track"
+#else
+               ""
+#endif
+    );
     exit_code = kExitPass;
   });
 }
@@ -28,7 +34,13 @@ void add_version_command(CLI::App& app, int& exit_code) {
 }  // namespace
 
 const std::vector<CommandRegistrar>& command_registrars() {
-  static const std::vector<CommandRegistrar> registrars = {&add_version_command};
+  static const std::vector<CommandRegistrar> registrars = [] {
+    std::vector<CommandRegistrar> all = {&add_version_command};
+#ifdef PERFLAB_HAVE_TRACK
+    register_track_commands(all);
+#endif
+    return all;
+  }();
   return registrars;
 }
 

@@ -15,4 +15,7 @@ using CommandRegistrar = void (*)(CLI::App& app, int& exit_code);
 /// Every subcommand, in the order `perflab --help` lists them.
 const std::vector<CommandRegistrar>& command_registrars();
 
+/// Adds `track` and `report` (track_command.cc).
+void register_track_commands(std::vector<CommandRegistrar>& out);
+
 }  // namespace perflab::cli

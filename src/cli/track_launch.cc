@@ -1,0 +1,187 @@
+#include "track_launch.hpp"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+namespace perflab::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string find_in_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= dirs.size()) {
+    std::size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    const std::string dir = end > start ? dirs.substr(start, end - start) : ".";
+    const std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
+    start = end + 1;
+  }
+  return {};
+}
+
+// An ELF executable without a program interpreter is statically linked: the
+// dynamic loader never runs, so LD_PRELOAD has no effect on it.
+bool is_static_elf(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  Elf64_Ehdr eh{};
+  if (!in.read(reinterpret_cast<char*>(&eh), sizeof eh)) return false;
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64)
+    return false;
+  for (int i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph{};
+    in.seekg(
+        static_cast<std::streamoff>(eh.e_phoff + static_cast<std::uint64_t>(i) * eh.e_phentsize));
+    if (!in.read(reinterpret_cast<char*>(&ph), sizeof ph)) return false;
+    if (ph.p_type == PT_INTERP) return false;
+  }
+  return eh.e_type == ET_EXEC || eh.e_type == ET_DYN;
+}
+
+std::string find_preload_library() {
+  if (const char* env = std::getenv("PERFLAB_TRACK_LIBRARY"); env != nullptr && *env != '\0') {
+    if (::access(env, R_OK) == 0) return env;
+    throw std::runtime_error(fmt::format("PERFLAB_TRACK_LIBRARY={} cannot be read", env));
+  }
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed =
+        self.parent_path().parent_path() / "lib" / "perflab" / "libperflab_track.so";
+    if (fs::exists(installed)) return installed.string();
+    const fs::path installed64 =
+        self.parent_path().parent_path() / "lib64" / "perflab" / "libperflab_track.so";
+    if (fs::exists(installed64)) return installed64.string();
+  }
+#ifdef PERFLAB_TRACK_BUILD_LIBRARY
+  if (fs::exists(PERFLAB_TRACK_BUILD_LIBRARY)) return PERFLAB_TRACK_BUILD_LIBRARY;
+#endif
+  throw std::runtime_error(
+      "the recorder library libperflab_track.so was not found next to perflab (lib/perflab/); "
+      "rebuild with -DPERFLAB_BUILD_TRACK=ON or set PERFLAB_TRACK_LIBRARY");
+}
+
+pid_t g_child = -1;
+
+void forward_signal(int sig) {
+  if (g_child > 0) ::kill(g_child, sig);
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+}  // namespace
+
+LaunchPlan plan_launch(const std::vector<std::string>& command) {
+  if (command.empty() || command[0].empty())
+    throw std::runtime_error(
+        "no command to track (usage: perflab track [OPTIONS] -- CMD [ARGS...])");
+  LaunchPlan plan;
+  plan.argv = command;
+  plan.executable = find_in_path(command[0]);
+  if (plan.executable.empty())
+    throw std::runtime_error(
+        fmt::format("command not found: {} (not in PATH; give a path)", command[0]));
+  struct stat st {};
+  if (::stat(plan.executable.c_str(), &st) != 0)
+    throw std::runtime_error(
+        fmt::format("cannot run {} ({})", plan.executable, std::strerror(errno)));
+  if (S_ISDIR(st.st_mode) || ::access(plan.executable.c_str(), X_OK) != 0)
+    throw std::runtime_error(
+        fmt::format("cannot run {} (not an executable file)", plan.executable));
+  if (is_static_elf(plan.executable))
+    throw std::runtime_error(fmt::format(
+        "{} is statically linked, so it cannot be tracked: the tracker is loaded with LD_PRELOAD, "
+        "which only dynamically linked programs honour (rebuild it dynamically linked, or link "
+        "perflab::alloc into it to count allocations in-process)",
+        plan.executable));
+  plan.preload = find_preload_library();
+  return plan;
+}
+
+ChildResult launch_and_wait(const LaunchPlan& plan, const LaunchEnv& env) {
+  int error_pipe[2];
+  if (::pipe2(error_pipe, O_CLOEXEC) != 0)
+    throw std::runtime_error(
+        fmt::format("cannot start {} ({})", plan.executable, std::strerror(errno)));
+  std::vector<char*> argv;
+  for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::string preload = plan.preload;
+  if (const char* existing = std::getenv("LD_PRELOAD"); existing != nullptr && *existing != '\0')
+    preload += std::string(":") + existing;
+
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(fmt::format("cannot fork ({})", std::strerror(errno)));
+  if (pid == 0) {
+    ::close(error_pipe[0]);
+    ::setenv("LD_PRELOAD", preload.c_str(), 1);
+    ::setenv("PERFLAB_TRACK_DIR", env.dump_dir.c_str(), 1);
+    ::setenv("PERFLAB_TRACK_MODE", env.mode.c_str(), 1);
+    ::setenv("PERFLAB_TRACK_UNWIND", env.unwind.c_str(), 1);
+    ::setenv("PERFLAB_TRACK_FORK", env.fork.c_str(), 1);
+    ::setenv("PERFLAB_TRACK_INTERVAL_MS", std::to_string(env.interval_ms).c_str(), 1);
+    ::execv(plan.executable.c_str(), argv.data());
+    const int error = errno;
+    (void)!::write(error_pipe[1], &error, sizeof error);
+    ::_exit(127);
+  }
+  g_child = pid;
+  ::close(error_pipe[1]);
+  int exec_error = 0;
+  const bool exec_failed =
+      ::read(error_pipe[0], &exec_error, sizeof exec_error) == sizeof exec_error;
+  ::close(error_pipe[0]);
+
+  struct sigaction forward {};
+  forward.sa_handler = &forward_signal;
+  sigemptyset(&forward.sa_mask);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction old_term, old_hup, old_int, old_quit;
+  sigaction(SIGTERM, &forward, &old_term);
+  sigaction(SIGHUP, &forward, &old_hup);
+  sigaction(SIGINT, &ignore, &old_int);
+  sigaction(SIGQUIT, &ignore, &old_quit);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  sigaction(SIGTERM, &old_term, nullptr);
+  sigaction(SIGHUP, &old_hup, nullptr);
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGQUIT, &old_quit, nullptr);
+  g_child = -1;
+  if (exec_failed)
+    throw std::runtime_error(
+        fmt::format("cannot run {} ({})", plan.executable, std::strerror(exec_error)));
+
+  ChildResult result;
+  result.pid = pid;
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+    result.status_text = fmt::format("exited with status {}", result.exit_code);
+  } else if (WIFSIGNALED(status)) {
+    result.exit_code = 128 + WTERMSIG(status);
+    result.status_text = fmt::format("was killed by {}", signal_name(WTERMSIG(status)));
+  }
+  return result;
+}
+
+}  // namespace perflab::cli
