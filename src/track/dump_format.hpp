@@ -75,6 +75,8 @@ struct DumpTotals {
   std::uint64_t inherited_frees;  // frees of blocks a fork parent allocated
   std::uint64_t threads;          // threads that allocated
   std::uint64_t dropped_stacks;   // allocations whose stack did not fit the tables
+  std::uint64_t unwind_samples;   // auto mode: stacks walked both ways
+  std::uint64_t unwind_agreed;    // ... of which frame pointers matched libunwind
 };
 
 struct DumpStack {

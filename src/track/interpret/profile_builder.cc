@@ -134,6 +134,8 @@ nlohmann::json track_summary_json(const ProcessDump& dump, const AllocProfile& p
       {"inherited_frees", dump.totals.inherited_frees},
       {"fork_generation", dump.header.generation},
       {"peak_heap_is_sampled", dump.totals.threads > 1},
+      {"unwinder_samples_compared", dump.totals.unwind_samples},
+      {"unwinder_samples_agreed", dump.totals.unwind_agreed},
   };
   return summary;
 }

@@ -189,6 +189,7 @@ void write_dump(DumpReason reason, int signal) noexcept {
           s.peak_rss.load(std::memory_order_relaxed) > rss ? s.peak_rss.load() : rss;
       totals.inherited_frees = s.inherited_frees.load(std::memory_order_relaxed);
       totals.threads = s.allocating_threads.load(std::memory_order_relaxed);
+      unwinder_agreement(totals.unwind_samples, totals.unwind_agreed);
       put_section(out, SectionKind::kTotals, sizeof totals);
       out.put(totals);
 

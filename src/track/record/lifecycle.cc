@@ -21,8 +21,6 @@
 
 namespace perflab::track::record {
 
-void reset_after_fork_in_child() noexcept;
-
 namespace {
 
 constexpr std::uint64_t kMaxSamples = 1u << 20;

@@ -13,6 +13,10 @@
 
 #include "../dump_format.hpp"
 
+// Internal calls must not go through the PLT: only the interposed C and C++
+// entry points (interpose.cc, process_hooks.cc) are exported.
+#pragma GCC visibility push(hidden)
+
 namespace perflab::track::record {
 
 // ---- the block header --------------------------------------------------------
@@ -112,7 +116,8 @@ struct State {
   std::uintptr_t self_text_begin = 0, self_text_end = 0;  // our own code, skipped in stacks
 };
 
-State& state() noexcept;
+extern constinit State g_state;
+inline State& state() noexcept { return g_state; }
 
 // Lazily configures the recorder from the environment; safe to call early and often.
 void ensure_initialized() noexcept;
@@ -125,6 +130,13 @@ ThreadTable* fallback_table() noexcept;
 // Finds or adds `frames` in the owner's table; returns the entry index (0 =
 // the table's "no stack" entry, also used when the table is full).
 std::uint32_t intern_stack(ThreadTable& table, void* const* frames, int depth) noexcept;
+
+// In a forked child: hands other threads' tables to the free list and clears
+// every counter, so the child's profile holds only what the child does.
+void reset_after_fork_in_child() noexcept;
+
+// Auto mode's evidence: stacks compared, and how many frame pointers got right.
+void unwinder_agreement(std::uint64_t& samples, std::uint64_t& agreed) noexcept;
 
 // Walks the caller's stack, skipping the recorder's own frames.
 int capture_stack(void** frames, int max_depth) noexcept;
@@ -170,3 +182,5 @@ int real_execvpe(const char* file, char* const argv[], char* const envp[]) noexc
 int real_fexecve(int fd, char* const argv[], char* const envp[]) noexcept;
 
 }  // namespace perflab::track::record
+
+#pragma GCC visibility pop

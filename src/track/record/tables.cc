@@ -17,9 +17,10 @@ PERFLAB_TLS void* tls_last_alloc = nullptr;
 PERFLAB_TLS std::uintptr_t tls_stack_low = 0;
 PERFLAB_TLS std::uintptr_t tls_stack_high = 0;
 
+constinit State g_state;
+
 namespace {
 
-constinit State g_state;
 pthread_key_t g_exit_key;
 std::atomic<bool> g_key_ready{false};
 
@@ -81,8 +82,6 @@ void note_stack_bounds() noexcept {
 
 }  // namespace
 
-State& state() noexcept { return g_state; }
-
 ThreadTable* fallback_table() noexcept {
   ThreadTable* table = g_state.tables[0].load(std::memory_order_acquire);
   if (table != nullptr) return table;
@@ -134,12 +133,12 @@ ThreadTable* own_table() noexcept {
 
 std::uint32_t intern_stack(ThreadTable& table, void* const* frames, int depth) noexcept {
   if (depth <= 0) return 0;
-  std::uint64_t hash = 0x84222325cbf29ce4ull;
-  for (int i = 0; i < depth; ++i) {
-    hash ^= reinterpret_cast<std::uintptr_t>(frames[i]);
-    hash *= 0x9e3779b97f4a7c15ull;
-    hash ^= hash >> 29;
-  }
+  // One add and one multiply per frame keeps the dependency chain short; the
+  // final mix spreads the high bits into the slot index.
+  std::uint64_t hash = static_cast<std::uint64_t>(depth);
+  for (int i = 0; i < depth; ++i)
+    hash = (hash + reinterpret_cast<std::uintptr_t>(frames[i])) * 0x9e3779b97f4a7c15ull;
+  hash ^= hash >> 32;
   hash |= 1;  // 0 marks entry 0
   std::uint32_t slot = static_cast<std::uint32_t>(hash) & (kIndexSlots - 1);
   for (;;) {
@@ -167,8 +166,6 @@ std::uint32_t intern_stack(ThreadTable& table, void* const* frames, int depth) n
   table.published.store(index + 1, std::memory_order_release);
   return index;
 }
-
-void reset_after_fork_in_child() noexcept;
 
 // After fork only the forking thread exists: every other table loses its
 // owner and goes to the free list, with counters cleared so the child's

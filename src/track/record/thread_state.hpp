@@ -6,6 +6,8 @@
 
 #include "recorder.hpp"
 
+#pragma GCC visibility push(hidden)
+
 namespace perflab::track::record {
 
 #define PERFLAB_TLS __thread __attribute__((tls_model("initial-exec")))
@@ -27,3 +29,5 @@ class RecursionGuard {
 };
 
 }  // namespace perflab::track::record
+
+#pragma GCC visibility pop

@@ -5,6 +5,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "thread_state.hpp"
@@ -12,7 +13,12 @@
 namespace perflab::track::record {
 namespace {
 
+// Every kAutoStride-th stack is walked both ways until kAutoSamples are
+// compared: spread out, so the startup allocations of the loader and libc
+// (built without frame pointers) do not decide for the whole program.
 constexpr std::uint32_t kAutoSamples = 256;
+constexpr std::uint32_t kAutoStride = 16;
+std::atomic<std::uint32_t> g_auto_calls{0};
 std::atomic<std::uint32_t> g_auto_seen{0};
 std::atomic<std::uint32_t> g_auto_agreed{0};
 
@@ -44,7 +50,9 @@ int skip_own_frames(void** frames, int depth) noexcept {
     if (at < low || at + 16 > high || (at & 7) != 0) break;
     const std::uintptr_t ret = fp[1];
     if (ret < 4096) break;
-    frames[depth++] = reinterpret_cast<void*>(ret - 1);  // the call site, not the next instruction
+    // The recorder's own frames are innermost: leave them out as we go.
+    if (depth != 0 || !is_own_code(reinterpret_cast<void*>(ret)))
+      frames[depth++] = reinterpret_cast<void*>(ret - 1);  // the call site, not the next instruction
     const std::uintptr_t next = fp[0];
     if (next <= at) break;
     fp = reinterpret_cast<std::uintptr_t*>(next);
@@ -59,23 +67,36 @@ int skip_own_frames(void** frames, int depth) noexcept {
   return depth < 0 ? 0 : depth;
 }
 
-bool same_stack(void* const* a, int na, void* const* b, int nb) noexcept {
-  return na == nb && std::memcmp(a, b, sizeof(void*) * static_cast<std::size_t>(na)) == 0;
+// The frame-pointer walk agrees with libunwind when it gives the same frames
+// and stops at most a few short of it: the walk ends where code without frame
+// pointers begins, which in a program built with them is libc's start-up code
+// calling main (__libc_start_call_main, __libc_start_main, _start).
+bool walks_agree(void* const* by_fp, int fp_depth, void* const* by_libunwind, int depth) noexcept {
+  constexpr int kStartupFrames = 3;
+  return fp_depth >= 2 && fp_depth <= depth && depth - fp_depth <= kStartupFrames &&
+         std::memcmp(by_fp, by_libunwind, sizeof(void*) * static_cast<std::size_t>(fp_depth)) == 0;
 }
 
 }  // namespace
+
+void unwinder_agreement(std::uint64_t& samples, std::uint64_t& agreed) noexcept {
+  samples = std::min(g_auto_seen.load(std::memory_order_relaxed), kAutoSamples);
+  agreed = g_auto_agreed.load(std::memory_order_relaxed);
+}
 
 int capture_stack(void** frames, int max_depth) noexcept {
   State& s = state();
   // Without known stack bounds a frame-pointer walk is not safe.
   if (tls_stack_high == 0) return skip_own_frames(frames, walk_libunwind(frames, max_depth));
   if (s.deciding_unwinder.load(std::memory_order_relaxed)) {
+    if (g_auto_calls.fetch_add(1, std::memory_order_relaxed) % kAutoStride != 0)
+      return skip_own_frames(frames, walk_libunwind(frames, max_depth));
     const std::uint32_t seen = g_auto_seen.fetch_add(1, std::memory_order_relaxed);
     if (seen < kAutoSamples) {
       void* by_fp[kMaxDepth];
-      const int fp_depth = skip_own_frames(by_fp, walk_frame_pointers(by_fp, kMaxDepth));
+      const int fp_depth = walk_frame_pointers(by_fp, kMaxDepth);
       const int depth = skip_own_frames(frames, walk_libunwind(frames, max_depth));
-      if (same_stack(by_fp, fp_depth, frames, depth))
+      if (walks_agree(by_fp, fp_depth, frames, depth))
         g_auto_agreed.fetch_add(1, std::memory_order_relaxed);
       if (seen + 1 == kAutoSamples) {
         // Frame pointers only when (nearly) every sample agreed.
@@ -89,7 +110,7 @@ int capture_stack(void** frames, int max_depth) noexcept {
     }
   }
   if (s.unwinder.load(std::memory_order_relaxed) == DumpUnwinder::kFramePointer)
-    return skip_own_frames(frames, walk_frame_pointers(frames, max_depth));
+    return walk_frame_pointers(frames, max_depth);
   return skip_own_frames(frames, walk_libunwind(frames, max_depth));
 }
 
