@@ -21,5 +21,6 @@ add_dependencies(track_test perflab_cli perflab_track_preload track_known_allocs
 perflab_add_test(track_real_programs_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/track_real_programs_test.cc LIBS perflab::profile
   LABELS integration)
-target_compile_definitions(track_real_programs_test PRIVATE PERFLAB_CLI="$<TARGET_FILE:perflab_cli>")
-add_dependencies(track_real_programs_test perflab_cli perflab_track_preload)
+target_compile_definitions(track_real_programs_test PRIVATE PERFLAB_CLI="$<TARGET_FILE:perflab_cli>"
+                           KNOWN_ALLOCS="$<TARGET_FILE:track_known_allocs>")
+add_dependencies(track_real_programs_test perflab_cli perflab_track_preload track_known_allocs)

@@ -88,6 +88,37 @@ TEST_F(TrackRealProgramsTest, Python3RunningAScriptIsProfiled) {
   EXPECT_TRUE(module_seen(p, "python3")) << "frames in the interpreter";
 }
 
+// heaptrack (the anchor) and perflab track count the same allocation calls of
+// the same program, exactly.
+TEST_F(TrackRealProgramsTest, AllocationCountEqualsHeaptracksForTheSameProgram) {
+  const std::string heaptrack = find_program("heaptrack");
+  const std::string print = find_program("heaptrack_print");
+  if (heaptrack.empty() || print.empty())
+    GTEST_SKIP() << "heaptrack not installed (Debian package heaptrack)";
+  const std::string out = (dir_ / "ht").string();
+  ASSERT_EQ(run_quietly("cd " + dir_.string() + " && " + heaptrack + " -o " + out + " " +
+                        KNOWN_ALLOCS + " threads"),
+            0);
+  std::string trace;
+  for (const auto& entry : fs::directory_iterator(dir_))
+    if (entry.path().filename().string().rfind("ht", 0) == 0) trace = entry.path().string();
+  ASSERT_FALSE(trace.empty()) << "heaptrack wrote no trace";
+  FILE* pipe = popen((print + " " + trace + " 2>/dev/null").c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::uint64_t heaptrack_calls = 0;
+  char line[4096];
+  while (std::fgets(line, sizeof line, pipe) != nullptr) {
+    unsigned long long n = 0;
+    if (std::sscanf(line, "calls to allocation functions: %llu", &n) == 1) heaptrack_calls = n;
+  }
+  pclose(pipe);
+  ASSERT_GT(heaptrack_calls, 0u);
+  ASSERT_EQ(run_quietly(std::string(PERFLAB_CLI) + " track -q -o " + (dir_ / "p").string() +
+                        " -- " + KNOWN_ALLOCS + " threads"),
+            0);
+  EXPECT_EQ(read_summary(dir_ / "p")["alloc"]["allocs"].get<std::uint64_t>(), heaptrack_calls);
+}
+
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -46,7 +46,15 @@ void* base_of(void* user, const BlockHeader& h) noexcept {
   std::uint32_t stack = 0;
   ThreadTable* table = nullptr;
   if (!s.config.recording || tls_guard > 0) {
-    table = fallback_table();
+    // Not the program's allocation (the recorder's own work: thread setup,
+    // libunwind, the sampler) or not recording: a header, but no counts.
+    BlockHeader* h = header_of(user);
+    h->size = size;
+    h->align_shift = align_shift;
+    h->generation = s.generation.load(std::memory_order_relaxed) & 0xff;
+    h->stack = kUntrackedStack;
+    h->check = header_check(user, kUntrackedStack);
+    return user;
   } else {
     table = own_table();
     if (table->index != 0 && s.config.mode == DumpMode::kStacks) {
@@ -84,6 +92,7 @@ void* base_of(void* user, const BlockHeader& h) noexcept {
 
 // Counts the free of one of our blocks against the stack that allocated it.
 void count_free(void* user, const BlockHeader& h) noexcept {
+  if (h.stack == kUntrackedStack) return;
   State& s = state();
   if (h.generation != (s.generation.load(std::memory_order_relaxed) & 0xff)) {
     s.inherited_frees.fetch_add(1, std::memory_order_relaxed);  // a fork parent's block

@@ -34,6 +34,9 @@ struct BlockHeader {
 };
 static_assert(sizeof(BlockHeader) == 16, "the header keeps blocks 16-byte aligned");
 
+// The stack id of blocks that are not counted: the recorder's own allocations.
+inline constexpr std::uint32_t kUntrackedStack = 0xffffffffu;
+
 inline std::uint32_t header_check(const void* block, std::uint32_t stack) noexcept {
   const auto a = reinterpret_cast<std::uintptr_t>(block);
   return static_cast<std::uint32_t>((a >> 4) ^ (a >> 36)) ^ (stack * 0x85ebca6bu) ^ 0x5bd1e995u;

@@ -52,7 +52,8 @@ int skip_own_frames(void** frames, int depth) noexcept {
     if (ret < 4096) break;
     // The recorder's own frames are innermost: leave them out as we go.
     if (depth != 0 || !is_own_code(reinterpret_cast<void*>(ret)))
-      frames[depth++] = reinterpret_cast<void*>(ret - 1);  // the call site, not the next instruction
+      frames[depth++] =
+          reinterpret_cast<void*>(ret - 1);  // the call site, not the next instruction
     const std::uintptr_t next = fp[0];
     if (next <= at) break;
     fp = reinterpret_cast<std::uintptr_t*>(next);
