@@ -36,6 +36,16 @@ void* base_of(void* user, const BlockHeader& h) noexcept {
   return static_cast<char*>(user) - offset;
 }
 
+void write_header(void* user, std::size_t size, unsigned align_shift,
+                  std::uint32_t stack) noexcept {
+  BlockHeader* h = header_of(user);
+  h->size = size;
+  h->align_shift = align_shift;
+  h->generation = state().generation.load(std::memory_order_relaxed) & 0xff;
+  h->stack = stack;
+  h->check = header_check(user, stack);
+}
+
 // Attributes a new block to the calling stack and writes its header.
 [[gnu::noinline]] void* finish_alloc(void* base, std::size_t size, unsigned align_shift) noexcept {
   if (base == nullptr) return nullptr;
@@ -48,12 +58,7 @@ void* base_of(void* user, const BlockHeader& h) noexcept {
   if (!s.config.recording || tls_guard > 0) {
     // Not the program's allocation (the recorder's own work: thread setup,
     // libunwind, the sampler) or not recording: a header, but no counts.
-    BlockHeader* h = header_of(user);
-    h->size = size;
-    h->align_shift = align_shift;
-    h->generation = s.generation.load(std::memory_order_relaxed) & 0xff;
-    h->stack = kUntrackedStack;
-    h->check = header_check(user, kUntrackedStack);
+    write_header(user, size, align_shift, kUntrackedStack);
     return user;
   } else {
     table = own_table();
@@ -80,13 +85,7 @@ void* base_of(void* user, const BlockHeader& h) noexcept {
       table->peak_live.value.store(live, std::memory_order_relaxed);
     tls_last_alloc = user;
   }
-  const std::uint32_t id = (table->index << 16) | stack;
-  BlockHeader* h = header_of(user);
-  h->size = size;
-  h->align_shift = align_shift;
-  h->generation = s.generation.load(std::memory_order_relaxed) & 0xff;
-  h->stack = id;
-  h->check = header_check(user, id);
+  write_header(user, size, align_shift, (table->index << 16) | stack);
   return user;
 }
 
