@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "perflab/histogram.hpp"
+#include "scratch_dir.hpp"
 
 namespace perflab {
 namespace {
@@ -41,23 +42,9 @@ bool java_tools_available() {
   return kJava[0] != '\0' && kJar[0] != '\0' && fs::exists(kJava, ec) && fs::exists(kJar, ec);
 }
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("perflab_histogram_java_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+// One scratch directory per test, named after the suite.
+struct ScratchDir : perflab::testing::ScratchDir {
+  ScratchDir() : perflab::testing::ScratchDir("histogram_java") {}
 };
 
 std::string slurp(const fs::path& path) {

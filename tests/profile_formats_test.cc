@@ -9,6 +9,7 @@
 #include <string>
 
 #include "perflab/profile.hpp"
+#include "scratch_dir.hpp"
 
 // Designated initializers name only the fields a test cares about; GCC 12
 // warns about the others (which take their defaults), clang does not.
@@ -23,20 +24,8 @@ namespace fs = std::filesystem;
 
 class ProfileFormatsTest : public ::testing::Test {
  protected:
-  ProfileFormatsTest() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    scratch_ = fs::temp_directory_path() /
-               ("perflab_profile_formats_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(scratch_);
-    fs::create_directories(scratch_);
-  }
-  ~ProfileFormatsTest() override {
-    std::error_code ec;
-    fs::remove_all(scratch_, ec);
-  }
-
   fs::path write(const AllocProfile& profile) {
-    ProfileWriter writer(scratch_ / "run");
+    ProfileWriter writer(scratch_.path() / "run");
     writer.write_alloc_profile(profile);
     return writer.commit();
   }
@@ -48,7 +37,7 @@ class ProfileFormatsTest : public ::testing::Test {
     return text.str();
   }
 
-  fs::path scratch_;
+  perflab::testing::ScratchDir scratch_{"profile_formats"};
 };
 
 AllocProfile folded_profile() {

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "perflab/profile.hpp"
+#include "scratch_dir.hpp"
 
 // Designated initializers name only the fields a test cares about; GCC 12
 // warns about the others (which take their defaults), clang does not.
@@ -26,23 +27,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("perflab_profile_pprof_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+// One scratch directory per test, named after the suite.
+struct ScratchDir : perflab::testing::ScratchDir {
+  ScratchDir() : perflab::testing::ScratchDir("profile_pprof") {}
 };
 
 std::string slurp(const fs::path& path) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "perflab/profile.hpp"
+#include "scratch_dir.hpp"
 
 // Designated initializers name only the fields a test cares about; GCC 12
 // warns about the others (which take their defaults), clang does not.
@@ -23,24 +24,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("perflab_profile_writer_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
+// One scratch directory per test, named after the suite.
+struct ScratchDir : perflab::testing::ScratchDir {
+  ScratchDir() : perflab::testing::ScratchDir("profile_writer") {}
+  // A test makes a read-only directory: give write back so it can be removed.
   ~ScratchDir() {
     std::error_code ec;
-    fs::permissions(path_ / "read_only", fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
+    fs::permissions(path() / "read_only", fs::perms::owner_all, fs::perm_options::add, ec);
   }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
 };
 
 std::string slurp(const fs::path& path) {

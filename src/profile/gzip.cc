@@ -44,6 +44,26 @@ class ZStream {
 // zlib's API takes non-const input pointers but never writes through them.
 Bytef* input_bytes(const char* data) { return reinterpret_cast<Bytef*>(const_cast<char*>(data)); }
 
+// Hands zlib the next piece of input once it has used up the last one (zlib
+// counts in uInt, so large inputs go in pieces).
+void feed_input(z_stream& s, std::string_view data, std::size_t& consumed) {
+  if (s.avail_in == 0 && consumed < data.size()) {
+    const std::size_t take = std::min(kMaxInput, data.size() - consumed);
+    s.next_in = input_bytes(data.data() + consumed);
+    s.avail_in = static_cast<uInt>(take);
+    consumed += take;
+  }
+}
+
+// Gives zlib kChunk more bytes of output room; returns the size before.
+std::size_t grow_output(z_stream& s, std::string& out) {
+  const std::size_t used = out.size();
+  out.resize(used + kChunk);
+  s.next_out = reinterpret_cast<Bytef*>(out.data() + used);
+  s.avail_out = static_cast<uInt>(kChunk);
+  return used;
+}
+
 }  // namespace
 
 std::string gzip_compress(std::string_view data) {
@@ -58,16 +78,8 @@ std::string gzip_compress(std::string_view data) {
   std::size_t consumed = 0;
   int rc = Z_OK;
   while (rc != Z_STREAM_END) {
-    if (s->avail_in == 0 && consumed < data.size()) {
-      const std::size_t take = std::min(kMaxInput, data.size() - consumed);
-      s->next_in = input_bytes(data.data() + consumed);
-      s->avail_in = static_cast<uInt>(take);
-      consumed += take;
-    }
-    const std::size_t used = out.size();
-    out.resize(used + kChunk);
-    s->next_out = reinterpret_cast<Bytef*>(out.data() + used);
-    s->avail_out = static_cast<uInt>(kChunk);
+    feed_input(*s, data, consumed);
+    const std::size_t used = grow_output(*s, out);
     rc = deflate(s, consumed == data.size() ? Z_FINISH : Z_NO_FLUSH);
     out.resize(used + kChunk - s->avail_out);
     if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
@@ -91,16 +103,8 @@ std::string gzip_decompress(std::string_view data, const std::string& what, std:
   std::string out;
   std::size_t consumed = 0;
   for (;;) {
-    if (s->avail_in == 0 && consumed < data.size()) {
-      const std::size_t take = std::min(kMaxInput, data.size() - consumed);
-      s->next_in = input_bytes(data.data() + consumed);
-      s->avail_in = static_cast<uInt>(take);
-      consumed += take;
-    }
-    const std::size_t used = out.size();
-    out.resize(used + kChunk);
-    s->next_out = reinterpret_cast<Bytef*>(out.data() + used);
-    s->avail_out = static_cast<uInt>(kChunk);
+    feed_input(*s, data, consumed);
+    const std::size_t used = grow_output(*s, out);
     const int rc = inflate(s, Z_NO_FLUSH);
     out.resize(used + kChunk - s->avail_out);
     if (out.size() > limit) {
