@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "scratch_dir.hpp"
+#include "track/interpret/debug_files.hpp"
 #include "track/interpret/proc_maps.hpp"
 #include "track/interpret/symbolizer.hpp"
 
@@ -332,7 +334,7 @@ TEST_P(SymbolizerTest, NamesALibcFunctionFromLibcSymbols) {
   EXPECT_EQ(filename_of(frame.module).rfind("libc.so", 0), 0u) << frame.module;
 }
 
-TEST_P(SymbolizerTest, FindsLibcSourceLinesInSeparateDebugInfo) {
+TEST_P(SymbolizerTest, NamesLibcFramesFromItsCompressedDebugPackageAndReadsLinesOnRequest) {
   std::string libc;
   for (const MappedModule& mapping : maps_) {
     if (filename_of(mapping.path).rfind("libc.so", 0) == 0) libc = mapping.path;
@@ -342,14 +344,62 @@ TEST_P(SymbolizerTest, FindsLibcSourceLinesInSeparateDebugInfo) {
   if (debug_file.empty() || !std::filesystem::exists(debug_file)) {
     GTEST_SKIP() << "no separate debug info for " << libc << " (libc6-dbg)";
   }
-  Symbolizer symbolizer(maps_);
   // A call site inside libc (qsort calling the fixture's comparator), in a
-  // function .dynsym does not name.
-  const ProfileFrame frame = symbolizer.symbolize(site("libc_qsort_caller").address);
+  // function .dynsym does not name: only the debug file's symbol table does.
+  const std::uint64_t address = site("libc_qsort_caller").address;
+  Symbolizer names_only(maps_);
+  const ProfileFrame named = names_only.symbolize(address);
+  EXPECT_FALSE(named.function.empty());
+  EXPECT_EQ(named.module, libc);
+  if (has_compressed_dwarf(debug_file.c_str())) {
+    EXPECT_TRUE(named.file.empty()) << named.file;
+    EXPECT_EQ(named.line, 0);
+  }
+
+  Symbolizer full(maps_, SymbolizerOptions{.compressed_debug_files = true});
+  const ProfileFrame frame = full.symbolize(address);
   EXPECT_FALSE(frame.function.empty());
   EXPECT_NE(filename_of(frame.file).find(".c"), std::string::npos) << frame.file;
   EXPECT_GT(frame.line, 0);
   EXPECT_EQ(frame.module, libc);
+}
+
+// Runs a shell command in `dir`; true when it succeeded.
+bool run_in(const std::filesystem::path& dir, const std::string& command) {
+  return std::system(("cd '" + dir.string() + "' && " + command + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+TEST_P(SymbolizerTest, ReadsAProjectsOwnSeparateDebugFileFoundByDebuglink) {
+  perflab::testing::ScratchDir dir("symbolizer_debuglink");
+  const std::filesystem::path lib = dir.path() / "libfixture.so";
+  std::filesystem::copy_file(PERFLAB_FIXTURE_LIB, lib);
+  // Debug info split off the way a project's build does it, and no build-id
+  // copy under /usr/lib/debug: only .gnu_debuglink leads to it.
+  ASSERT_TRUE(
+      run_in(dir.path(),
+             "objcopy --only-keep-debug libfixture.so libfixture.so.debug && "
+             "objcopy --strip-debug --add-gnu-debuglink=libfixture.so.debug libfixture.so"));
+  std::vector<MappedModule> maps = maps_;
+  for (MappedModule& mapping : maps) {
+    if (same_file(mapping.path, PERFLAB_FIXTURE_LIB)) mapping.path = lib.string();
+  }
+  const Site& call = site("lib_builder_build");
+  {
+    Symbolizer symbolizer(maps);
+    const ProfileFrame frame = symbolizer.symbolize(call.address);
+    EXPECT_EQ(frame.function, "fixturelib::Builder::build(long, char const*)");
+    EXPECT_EQ(filename_of(frame.file), "linked_lib.cc");
+    EXPECT_EQ(frame.line, call.line);
+  }
+  // Compressed, as distributions ship theirs: names by default, lines on request.
+  ASSERT_TRUE(run_in(dir.path(), "objcopy --compress-debug-sections libfixture.so.debug"));
+  ASSERT_TRUE(has_compressed_dwarf((dir.path() / "libfixture.so.debug").c_str()));
+  Symbolizer names_only(maps);
+  const ProfileFrame named = names_only.symbolize(call.address);
+  EXPECT_EQ(named.function, "fixturelib::Builder::build(long, char const*)");
+  EXPECT_EQ(named.line, 0);
+  Symbolizer full(maps, SymbolizerOptions{.compressed_debug_files = true});
+  EXPECT_EQ(full.symbolize(call.address).line, call.line);
 }
 
 TEST_P(SymbolizerTest, NeedsOnlyTheExecutableMappings) {

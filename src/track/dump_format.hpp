@@ -18,7 +18,7 @@
 namespace perflab::track {
 
 inline constexpr char kDumpMagic[8] = {'P', 'L', 'T', 'R', 'A', 'C', 'E', '1'};
-inline constexpr std::uint32_t kDumpVersion = 1;
+inline constexpr std::uint32_t kDumpVersion = 2;
 
 // Why a dump was written.
 enum class DumpReason : std::uint32_t {
@@ -64,11 +64,16 @@ struct SectionHeader {
   std::uint64_t bytes;
 };
 
+// Heap sizes (live, peak, timeline, bytes freed) are requested bytes in
+// stacks mode. Counting mode keeps no header to remember a block's requested
+// size, so there they are glibc's usable sizes of the blocks (the request
+// rounded up to glibc's granularity); `bytes` allocated is requested in both.
 struct DumpTotals {
   std::uint64_t allocs;
   std::uint64_t frees;
   std::uint64_t bytes;            // requested by all allocations
-  std::uint64_t bytes_freed;      // requested sizes of the freed blocks
+  std::uint64_t bytes_freed;      // sizes of the freed blocks
+  std::uint64_t live_bytes;       // heap still allocated at the dump
   std::uint64_t temporary;        // freed before the thread's next allocation
   std::uint64_t peak_heap_bytes;  // see recorder: exact for one thread, sampled otherwise
   std::uint64_t peak_rss_bytes;
@@ -79,6 +84,7 @@ struct DumpTotals {
   std::uint64_t unwind_agreed;    // ... of which frame pointers matched libunwind
 };
 
+// In counting mode there is one stack, of depth 0, with the totals.
 struct DumpStack {
   std::uint32_t depth;  // return addresses that follow, innermost first
   std::uint32_t reserved;

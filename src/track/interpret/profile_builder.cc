@@ -51,7 +51,7 @@ const char* unwinder_name(DumpUnwinder unwinder) {
 
 }  // namespace
 
-AllocProfile build_alloc_profile(const ProcessDump& dump) {
+AllocProfile build_alloc_profile(const ProcessDump& dump, SymbolizerOptions symbols) {
   AllocProfile profile;
   const DumpTotals& t = dump.totals;
   profile.allocs = t.allocs;
@@ -73,7 +73,7 @@ AllocProfile build_alloc_profile(const ProcessDump& dump) {
     m.temporary += stack.counts.temporary;
   }
 
-  Symbolizer symbolizer(parse_proc_maps(dump.maps));
+  Symbolizer symbolizer(parse_proc_maps(dump.maps), symbols);
   std::unordered_map<std::uint64_t, std::uint32_t> frame_of_address;
   for (const auto& [frames, counts] : merged) {
     AllocSite site;
@@ -93,6 +93,12 @@ AllocProfile build_alloc_profile(const ProcessDump& dump) {
       site.frames.push_back(it->second);
     }
     profile.sites.push_back(std::move(site));
+  }
+  if (dump.header.mode == DumpMode::kCount && profile.sites.size() == 1) {
+    // Counting mode measures frees in usable bytes: the live heap is the
+    // recorder's own sum, not allocated minus freed.
+    profile.leaked_bytes = t.live_bytes;
+    profile.sites.front().leaked_bytes = t.live_bytes;
   }
 
   for (const DumpSample& s : dump.timeline) {
@@ -134,6 +140,7 @@ nlohmann::json track_summary_json(const ProcessDump& dump, const AllocProfile& p
       {"inherited_frees", dump.totals.inherited_frees},
       {"fork_generation", dump.header.generation},
       {"peak_heap_is_sampled", dump.totals.threads > 1},
+      {"heap_bytes_measure", dump.header.mode == DumpMode::kCount ? "usable" : "requested"},
       {"unwinder_samples_compared", dump.totals.unwind_samples},
       {"unwinder_samples_agreed", dump.totals.unwind_agreed},
   };

@@ -6,13 +6,14 @@
 
 #include "perflab/profile.hpp"
 #include "track/interpret/dump_reader.hpp"
+#include "track/interpret/symbolizer.hpp"
 
 namespace perflab::track {
 
 /// Builds the allocation profile of one process image. Symbolizes every
 /// distinct call-site address once (from the image's own memory map).
 /// Throws std::runtime_error only when symbolization cannot start at all.
-AllocProfile build_alloc_profile(const ProcessDump& dump);
+AllocProfile build_alloc_profile(const ProcessDump& dump, SymbolizerOptions symbols = {});
 
 /// The summary.json groups of a track run for one process image: "run"
 /// (command, pid, start, duration, how the recording ended), "alloc" and

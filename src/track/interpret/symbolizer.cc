@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "track/interpret/debug_files.hpp"
+
 namespace perflab::track {
 namespace {
 
@@ -431,7 +433,7 @@ ModuleCus read_cu_ranges(Dwfl_Module* module) {
 char* g_debuginfo_path = nullptr;
 const Dwfl_Callbacks kDwflCallbacks = {
     .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = find_debuginfo,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = &g_debuginfo_path,
 };
@@ -484,7 +486,8 @@ std::vector<AddressSpan> spans_of(const std::vector<MappedModule>& mappings) {
 
 class Symbolizer::Impl {
  public:
-  explicit Impl(std::vector<MappedModule> mappings) : mappings_(std::move(mappings)) {
+  Impl(std::vector<MappedModule> mappings, SymbolizerOptions options)
+      : mappings_(std::move(mappings)), options_(options) {
     elf_version(EV_CURRENT);
     dwfl_ = dwfl_begin(&kDwflCallbacks);
     if (dwfl_ == nullptr) {
@@ -559,7 +562,9 @@ class Symbolizer::Impl {
     std::vector<Dwarf_Die> scopes;
     ProfileFrame innermost = frame;
     Dwarf_Addr bias = 0;
-    if (std::optional<Dwarf_Die> cu = cu_at(module, address, bias)) {
+    std::optional<Dwarf_Die> cu;
+    if (reads_dwarf(module)) cu = cu_at(module, address, bias);
+    if (cu) {
       const Dwarf_Addr pc = address - bias;
       scopes = cu_index(module, *cu).scopes_at(pc);
       if (Dwarf_Line* line = dwarf_getsrc_die(&*cu, pc)) {
@@ -612,6 +617,15 @@ class Symbolizer::Impl {
     }
     auto [it, inserted] = qualified_names_.try_emplace(origin.addr);
     if (inserted) it->second = qualified_name_of(&origin);
+    return it->second;
+  }
+
+  // Whether to read the module's DWARF, or take names from its symbol table.
+  bool reads_dwarf(Dwfl_Module* module) {
+    auto [it, inserted] = reads_dwarf_.try_emplace(module, true);
+    if (!inserted || options_.compressed_debug_files) return it->second;
+    const std::string debug_file = separate_debug_file(module);
+    if (!debug_file.empty()) it->second = !has_compressed_dwarf(debug_file.c_str());
     return it->second;
   }
 
@@ -676,12 +690,14 @@ class Symbolizer::Impl {
   }
 
   std::vector<MappedModule> mappings_;
+  SymbolizerOptions options_;
   std::vector<AddressSpan> spans_;
   std::vector<Dwfl_Module*> modules_;  // per mapping; null when its file is unusable
   Dwfl* dwfl_ = nullptr;
   std::unordered_map<std::uint64_t, std::vector<ProfileFrame>> cache_;
   std::unordered_map<Dwfl_Module*, std::vector<ElfSymbol>> symbols_;
   std::unordered_map<Dwfl_Module*, ModuleCus> cu_ranges_;
+  std::unordered_map<Dwfl_Module*, bool> reads_dwarf_;
   std::map<std::pair<Dwfl_Module*, Dwarf_Off>, CuIndex> cu_indexes_;
   std::unordered_map<const void*, std::string> qualified_names_;  // by DIE address
   std::unordered_map<const char*, std::string> demangled_;        // by mangled name
@@ -690,8 +706,8 @@ class Symbolizer::Impl {
 
 // ---- Symbolizer -------------------------------------------------------------------
 
-Symbolizer::Symbolizer(std::vector<MappedModule> mappings)
-    : impl_(std::make_unique<Impl>(std::move(mappings))) {}
+Symbolizer::Symbolizer(std::vector<MappedModule> mappings, SymbolizerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(mappings), options)) {}
 
 Symbolizer::~Symbolizer() = default;
 Symbolizer::Symbolizer(Symbolizer&&) noexcept = default;

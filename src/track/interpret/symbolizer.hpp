@@ -12,13 +12,26 @@
 
 namespace perflab::track {
 
+/// What a Symbolizer reads.
+struct SymbolizerOptions {
+  /// Also read DWARF from compressed separate debug files, the kind
+  /// distributions' debug packages install (libc6-dbg, *-dbgsym): source lines
+  /// and inlined frames inside system libraries, at the price of
+  /// decompressing all of it (libc's: about 10 MB, tens of milliseconds).
+  /// Without it such modules give function names from their symbol tables;
+  /// DWARF in the file itself, or in an uncompressed separate file (how
+  /// projects usually split their own debug info), is always read.
+  bool compressed_debug_files = false;
+};
+
 /// Symbolizes addresses of one process, given its mappings.
 ///
 /// Each mapped ELF file is loaded at the bias its mappings imply (PIE
 /// executables and shared libraries anywhere, non-PIE executables at their
 /// link address), with separate debug info found the standard elfutils way:
 /// next to the file, in a .debug directory, or under /usr/lib/debug (by
-/// build-id or by path); debuginfod too when DEBUGINFOD_URLS is set. Files
+/// build-id or by path); debuginfod too when DEBUGINFOD_URLS is set (see
+/// SymbolizerOptions for compressed debug files). Files
 /// are opened in the constructor; debug info is read on the first address
 /// that needs it. Results are cached per address, so each unique address is
 /// resolved once (a process's stacks repeat a lot).
@@ -45,7 +58,7 @@ class Symbolizer {
   /// mappings overlap (concatenated snapshots of a process that unloaded one
   /// library and loaded another in its place), the one listed last wins.
   /// Throws std::runtime_error only when libdwfl cannot be initialised.
-  explicit Symbolizer(std::vector<MappedModule> mappings);
+  explicit Symbolizer(std::vector<MappedModule> mappings, SymbolizerOptions options = {});
   ~Symbolizer();
   Symbolizer(Symbolizer&&) noexcept;
   Symbolizer& operator=(Symbolizer&&) noexcept;

@@ -2,7 +2,9 @@
 // owns, so it can run at exit, before exec, from a fatal-signal handler, and
 // from the sampler thread while the program keeps allocating.
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -123,15 +125,26 @@ std::int64_t monotonic_ns() noexcept {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+bool lock_dumps() noexcept {
+  State& s = state();
+  const long self = ::syscall(SYS_gettid);
+  const std::int64_t give_up = monotonic_ns() + 10'000'000'000;
+  for (;;) {
+    long owner = 0;
+    if (s.dump_owner.compare_exchange_strong(owner, self, std::memory_order_acquire)) return true;
+    if (owner == self) return false;
+    if (monotonic_ns() > give_up) return false;
+    sched_yield();
+  }
+}
+
+void unlock_dumps() noexcept { state().dump_owner.store(0, std::memory_order_release); }
+
 void write_dump(DumpReason reason, int signal) noexcept {
   State& s = state();
   if (!s.config.recording || s.config.dump_path[0] == '\0') return;
-  // One writer at a time; a dump interrupted by a signal on the same thread
-  // gives up rather than deadlock (bounded spin).
-  for (int spins = 0; s.dumping.exchange(true, std::memory_order_acquire); ++spins) {
-    if (spins > 2'000'000) return;
-  }
-  ++tls_guard;
+  if (!lock_dumps()) return;
+  ++tls.guard;
   char temp[sizeof s.config.dump_path + 16];
   std::memcpy(temp, s.config.dump_path, std::strlen(s.config.dump_path) + 1);
   std::strcat(temp, ".tmp");
@@ -183,7 +196,10 @@ void write_dump(DumpReason reason, int signal) noexcept {
       }
       const std::uint64_t sampled = s.peak_sampled.load(std::memory_order_relaxed);
       if (sampled > totals.peak_heap_bytes) totals.peak_heap_bytes = sampled;
-      if (live > totals.peak_heap_bytes && live < (1ull << 62)) totals.peak_heap_bytes = live;
+      // Counters read mid-update (or, in counting mode, frees of a fork
+      // parent's blocks) can make the sum wrap: clamped.
+      totals.live_bytes = live < (1ull << 62) ? live : 0;
+      if (totals.live_bytes > totals.peak_heap_bytes) totals.peak_heap_bytes = totals.live_bytes;
       const std::uint64_t rss = current_rss_bytes();
       totals.peak_rss_bytes =
           s.peak_rss.load(std::memory_order_relaxed) > rss ? s.peak_rss.load() : rss;
@@ -246,16 +262,16 @@ void write_dump(DumpReason reason, int signal) noexcept {
       if (out.failed()) {
         ::close(fd);
         ::unlink(temp);
-        --tls_guard;
-        s.dumping.store(false, std::memory_order_release);
+        --tls.guard;
+        unlock_dumps();
         return;
       }
     }
     ::close(fd);
     ::rename(temp, s.config.dump_path);
   }
-  --tls_guard;
-  s.dumping.store(false, std::memory_order_release);
+  --tls.guard;
+  unlock_dumps();
 }
 
 }  // namespace perflab::track::record

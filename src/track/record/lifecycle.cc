@@ -84,11 +84,15 @@ void configure() noexcept {
   const char* dir = std::getenv("PERFLAB_TRACK_DIR");
   if (dir == nullptr || dir[0] != '/' || std::strlen(dir) >= sizeof c.dir) {
     c.recording = false;
+    s.layout = Layout::kBare;
     return;
   }
   std::memcpy(c.dir, dir, std::strlen(dir) + 1);
   c.recording = true;
   if (equals(std::getenv("PERFLAB_TRACK_MODE"), "count")) c.mode = DumpMode::kCount;
+  // Before anything here could allocate: the layout never changes once a
+  // block exists.
+  s.layout = c.mode == DumpMode::kStacks ? Layout::kHeadered : Layout::kBare;
   const char* unwind = std::getenv("PERFLAB_TRACK_UNWIND");
   if (equals(unwind, "fp")) {
     c.auto_unwinder = false;
@@ -161,7 +165,7 @@ void take_sample() noexcept {
 }
 
 void* sampler_main(void*) {
-  ++tls_guard;  // nothing this thread allocates is the program's
+  ++tls.guard;  // nothing this thread allocates is the program's
   State& s = state();
   std::int64_t next_snapshot = monotonic_ns() + s.config.snapshot_interval_ns;
   while (!g_sampler_stop.load(std::memory_order_acquire)) {
@@ -224,15 +228,16 @@ void install_signal_handlers() noexcept {
   }
 }
 
-void before_fork() noexcept {
-  // No dump may be half-written across the fork.
-  while (state().dumping.exchange(true, std::memory_order_acquire)) {
-  }
+// No dump may be half-written across a fork. (A fork from a signal handler
+// that interrupted this thread's own dump finds the lock held by itself.)
+bool g_fork_holds_dumps = false;
+void before_fork() noexcept { g_fork_holds_dumps = lock_dumps(); }
+void after_fork_in_parent() noexcept {
+  if (g_fork_holds_dumps) unlock_dumps();
 }
-void after_fork_in_parent() noexcept { state().dumping.store(false, std::memory_order_release); }
 void after_fork_in_child() noexcept {
   State& s = state();
-  s.dumping.store(false, std::memory_order_relaxed);
+  if (g_fork_holds_dumps) unlock_dumps();
   s.generation.fetch_add(1, std::memory_order_relaxed);
   s.finished.store(false, std::memory_order_relaxed);
   g_sample_count.store(0, std::memory_order_relaxed);
@@ -240,6 +245,7 @@ void after_fork_in_child() noexcept {
   if (!s.config.recording) return;
   if (!s.config.follow_fork) {
     s.config.recording = false;
+    tls.table = nullptr;  // the counting fast paths start only from a table
     return;
   }
   s.start_mono_ns = monotonic_ns();
@@ -331,13 +337,13 @@ void ensure_initialized() noexcept {
   int expected = 0;
   if (g_init_state.load(std::memory_order_acquire) == 2) return;
   if (g_init_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
-    ++tls_guard;
+    ++tls.guard;
     configure();
-    --tls_guard;
+    --tls.guard;
     g_init_state.store(2, std::memory_order_release);
     return;
   }
-  if (expected == 1 && tls_guard > 0) return;  // re-entered from configure() itself
+  if (expected == 1 && tls.guard > 0) return;  // re-entered from configure() itself
   while (g_init_state.load(std::memory_order_acquire) != 2) {
   }
 }

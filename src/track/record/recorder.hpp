@@ -19,28 +19,19 @@
 
 namespace perflab::track::record {
 
-// ---- the block header --------------------------------------------------------
-
-// Sits right before every block handed to the program. `check` ties it to the
-// block's address so a pointer perflab did not allocate (memory from before
-// the recorder, or from __libc_malloc called directly) is recognized and
-// passed to glibc untouched.
-struct BlockHeader {
-  std::uint64_t size : 48;        // requested bytes
-  std::uint64_t align_shift : 8;  // log2 of the alignment when > 16, else 0
-  std::uint64_t generation : 8;   // fork generation that allocated it
-  std::uint32_t stack;            // table << 16 | entry
-  std::uint32_t check;
-};
-static_assert(sizeof(BlockHeader) == 16, "the header keeps blocks 16-byte aligned");
-
 // The stack id of blocks that are not counted: the recorder's own allocations.
 inline constexpr std::uint32_t kUntrackedStack = 0xffffffffu;
 
-inline std::uint32_t header_check(const void* block, std::uint32_t stack) noexcept {
-  const auto a = reinterpret_cast<std::uintptr_t>(block);
-  return static_cast<std::uint32_t>((a >> 4) ^ (a >> 36)) ^ (stack * 0x85ebca6bu) ^ 0x5bd1e995u;
-}
+// How blocks handed to the program are laid out, fixed before the first one.
+enum class Layout : std::uint8_t {
+  kUnknown = 0,  // not configured yet
+  // Stacks mode: a BlockHeader (block_header.hpp) in front of every block names
+  // the stack that allocated it, so a free is charged to that stack.
+  kHeadered,
+  // Counting mode, or not recording: glibc's blocks untouched. Cheapest, but a
+  // free knows only glibc's usable size of the block, not the size requested.
+  kBare,
+};
 
 // ---- per-thread stack tables ----------------------------------------------------
 
@@ -76,11 +67,12 @@ struct ThreadTable {
   StackEntry* entries;
   std::uint32_t* slots;  // entry index + 1, 0 = empty; owner only
   std::uint64_t* frames;
-  Owned live_bytes;                            // allocated minus freed by the owner
-  std::atomic<std::uint64_t> remote_freed{0};  // freed by other threads
-  Owned peak_live;                             // of live_bytes, meaningful with one thread
-  std::atomic<std::uint64_t> dropped{0};       // allocations whose stack did not fit
-  ThreadTable* next_free;                      // free list, under the tables lock
+  Owned live_bytes;        // allocated minus freed by the owner
+  Owned peak_live;         // of live_bytes, meaningful with one thread
+  ThreadTable* next_free;  // free list, under the tables lock
+  // Written by other threads: on a line of their own, away from the owner's.
+  alignas(64) std::atomic<std::uint64_t> remote_freed{0};  // freed by other threads
+  std::atomic<std::uint64_t> dropped{0};                   // allocations whose stack did not fit
 };
 
 // ---- configuration and global state -------------------------------------------------
@@ -99,19 +91,21 @@ struct Config {
 
 struct State {
   Config config;
+  Layout layout = Layout::kUnknown;  // set once, before the first block
   std::atomic<ThreadTable*> tables[kMaxTables] = {};
   std::atomic<std::uint32_t> table_count{0};
   std::atomic<bool> tables_lock{false};
   ThreadTable* free_tables = nullptr;  // under tables_lock
   std::atomic<std::uint32_t> generation{0};
-  std::atomic<bool> dumping{false};
-  std::atomic<bool> finished{false};                             // the final dump was written
+  std::atomic<long> dump_owner{0};    // thread id writing a dump (or forking), 0 = none
+  std::atomic<bool> finished{false};  // the final dump was written
   std::atomic<DumpUnwinder> unwinder{DumpUnwinder::kLibunwind};  // in use now
   std::atomic<bool> deciding_unwinder{false};                    // auto mode still sampling
   std::int64_t start_mono_ns = 0;
   std::int64_t start_unix_ns = 0;
   std::atomic<std::uint64_t> fallback_allocs{0};  // table 0's allocations (it has no owner)
-  std::atomic<std::uint64_t> fallback_bytes{0};
+  std::atomic<std::uint64_t> fallback_bytes{0};   // ... their requested bytes
+  std::atomic<std::uint64_t> fallback_live{0};    // ... in live-heap units (see table_live)
   std::atomic<std::uint64_t> peak_sampled{0};
   std::atomic<std::uint64_t> peak_rss{0};
   std::atomic<std::uint64_t> inherited_frees{0};
@@ -130,9 +124,25 @@ void ensure_initialized() noexcept;
 ThreadTable* own_table() noexcept;
 ThreadTable* fallback_table() noexcept;
 
-// Finds or adds `frames` in the owner's table; returns the entry index (0 =
-// the table's "no stack" entry, also used when the table is full).
-std::uint32_t intern_stack(ThreadTable& table, void* const* frames, int depth) noexcept;
+// Finds or adds `frames` (whose stack_hash is `hash`) in the owner's table;
+// returns the entry index (0 = the table's "no stack" entry, also used when
+// the table is full).
+std::uint32_t intern_stack(ThreadTable& table, void* const* frames, int depth,
+                           std::uint64_t hash) noexcept;
+
+// The hash intern_stack indexes by: one add and one multiply per frame (the
+// frame-pointer walk computes it as it goes), then a final mix. Never 0.
+inline std::uint64_t stack_hash_step(std::uint64_t hash, void* frame) noexcept {
+  return (hash + reinterpret_cast<std::uintptr_t>(frame)) * 0x9e3779b97f4a7c15ull;
+}
+inline std::uint64_t stack_hash_finish(std::uint64_t hash) noexcept {
+  return (hash ^ (hash >> 32)) | 1;
+}
+std::uint64_t stack_hash(void* const* frames, int depth) noexcept;
+
+// The entry of the calling stack in `table` (the owner's): walks the stack
+// with the unwinder in use and interns it.
+std::uint32_t caller_stack(ThreadTable& table) noexcept;
 
 // In a forked child: hands other threads' tables to the free list and clears
 // every counter, so the child's profile holds only what the child does.
@@ -141,16 +151,22 @@ void reset_after_fork_in_child() noexcept;
 // Auto mode's evidence: stacks compared, and how many frame pointers got right.
 void unwinder_agreement(std::uint64_t& samples, std::uint64_t& agreed) noexcept;
 
-// Walks the caller's stack, skipping the recorder's own frames.
-int capture_stack(void** frames, int max_depth) noexcept;
-
 // Writes this process's dump file (atomically: temp file, then rename).
 void write_dump(DumpReason reason, int signal) noexcept;
 
+// One dump (or fork) at a time. Waits for another thread's dump to finish
+// (dumps take milliseconds; after 10 s the other thread is presumed stuck);
+// returns false at once when the calling thread already holds it, i.e. a
+// signal arrived while it was dumping.
+bool lock_dumps() noexcept;
+void unlock_dumps() noexcept;
+
 // Live bytes of one table: allocated from it minus freed, on any thread.
+// Requested bytes with the headered layout, glibc's usable bytes with the
+// bare one (a bare block's requested size is unknown when it is freed).
 inline std::uint64_t table_live(const ThreadTable& table) noexcept {
   const std::uint64_t shared =
-      table.index == 0 ? state().fallback_bytes.load(std::memory_order_relaxed) : 0;
+      table.index == 0 ? state().fallback_live.load(std::memory_order_relaxed) : 0;
   return table.live_bytes.get() + shared - table.remote_freed.load(std::memory_order_relaxed);
 }
 

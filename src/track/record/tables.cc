@@ -10,12 +10,7 @@
 
 namespace perflab::track::record {
 
-PERFLAB_TLS ThreadTable* tls_table = nullptr;
-PERFLAB_TLS int tls_guard = 0;
-PERFLAB_TLS bool tls_exited = false;
-PERFLAB_TLS void* tls_last_alloc = nullptr;
-PERFLAB_TLS std::uintptr_t tls_stack_low = 0;
-PERFLAB_TLS std::uintptr_t tls_stack_high = 0;
+PERFLAB_TLS ThreadState tls = {};
 
 constinit State g_state;
 
@@ -59,9 +54,9 @@ ThreadTable* map_table(std::uint32_t index) noexcept {
 }
 
 void release_table(void*) {
-  ThreadTable* table = tls_table;
-  tls_table = nullptr;
-  tls_exited = true;
+  ThreadTable* table = tls.table;
+  tls.table = nullptr;
+  tls.exited = true;
   if (table == nullptr) return;
   TablesLock lock;
   table->next_free = g_state.free_tables;
@@ -74,8 +69,8 @@ void note_stack_bounds() noexcept {
   void* low = nullptr;
   std::size_t size = 0;
   if (pthread_attr_getstack(&attr, &low, &size) == 0) {
-    tls_stack_low = reinterpret_cast<std::uintptr_t>(low);
-    tls_stack_high = tls_stack_low + size;
+    tls.stack_low = reinterpret_cast<std::uintptr_t>(low);
+    tls.stack_high = tls.stack_low + size;
   }
   pthread_attr_destroy(&attr);
 }
@@ -97,9 +92,9 @@ ThreadTable* fallback_table() noexcept {
 }
 
 ThreadTable* own_table() noexcept {
-  if (ThreadTable* table = tls_table; table != nullptr) [[likely]]
+  if (ThreadTable* table = tls.table; table != nullptr) [[likely]]
     return table;
-  if (tls_exited || tls_guard > 0) return fallback_table();
+  if (tls.exited || tls.guard > 0) return fallback_table();
   RecursionGuard guard;  // pthread_getattr_np and key setup may allocate
   fallback_table();      // table 0 exists before any thread table
   ThreadTable* table = nullptr;
@@ -127,26 +122,38 @@ ThreadTable* own_table() noexcept {
   }
   pthread_setspecific(g_exit_key, table);  // non-null value: the destructor runs at exit
   note_stack_bounds();
-  tls_table = table;
+  tls.table = table;
   return table;
 }
 
-std::uint32_t intern_stack(ThreadTable& table, void* const* frames, int depth) noexcept {
-  if (depth <= 0) return 0;
-  // One add and one multiply per frame keeps the dependency chain short; the
-  // final mix spreads the high bits into the slot index.
-  std::uint64_t hash = static_cast<std::uint64_t>(depth);
+std::uint64_t stack_hash(void* const* frames, int depth) noexcept {
+  std::uint64_t hash = 0;
+  for (int i = 0; i < depth; ++i) hash = stack_hash_step(hash, frames[i]);
+  return stack_hash_finish(hash);
+}
+
+namespace {
+
+bool same_frames(const ThreadTable& table, const StackEntry& entry, void* const* frames,
+                 int depth) noexcept {
+  if (entry.depth != static_cast<std::uint32_t>(depth)) return false;
+  const std::uint64_t* stored = &table.frames[entry.frames_at];
   for (int i = 0; i < depth; ++i)
-    hash = (hash + reinterpret_cast<std::uintptr_t>(frames[i])) * 0x9e3779b97f4a7c15ull;
-  hash ^= hash >> 32;
-  hash |= 1;  // 0 marks entry 0
+    if (stored[i] != reinterpret_cast<std::uintptr_t>(frames[i])) return false;
+  return true;
+}
+
+}  // namespace
+
+std::uint32_t intern_stack(ThreadTable& table, void* const* frames, int depth,
+                           std::uint64_t hash) noexcept {
+  if (depth <= 0) return 0;
   std::uint32_t slot = static_cast<std::uint32_t>(hash) & (kIndexSlots - 1);
   for (;;) {
     const std::uint32_t at = table.slots[slot];
     if (at == 0) break;
     const StackEntry& entry = table.entries[at - 1];
-    // 64-bit hash equality stands in for comparing the frames.
-    if (entry.hash == hash) return at - 1;
+    if (entry.hash == hash && same_frames(table, entry, frames, depth)) return at - 1;
     slot = (slot + 1) & (kIndexSlots - 1);
   }
   const std::uint32_t index = table.published.load(std::memory_order_relaxed);
@@ -190,15 +197,16 @@ void reset_after_fork_in_child() noexcept {
     table->remote_freed.store(0, std::memory_order_relaxed);
     table->peak_live.value.store(0, std::memory_order_relaxed);
     table->dropped.store(0, std::memory_order_relaxed);
-    if (i != 0 && table != tls_table) {
+    if (i != 0 && table != tls.table) {
       table->next_free = g_state.free_tables;
       g_state.free_tables = table;
     }
   }
-  g_state.allocating_threads.store(tls_table != nullptr ? 1 : 0, std::memory_order_relaxed);
+  g_state.allocating_threads.store(tls.table != nullptr ? 1 : 0, std::memory_order_relaxed);
   g_state.peak_sampled.store(0, std::memory_order_relaxed);
   g_state.fallback_allocs.store(0, std::memory_order_relaxed);
   g_state.fallback_bytes.store(0, std::memory_order_relaxed);
+  g_state.fallback_live.store(0, std::memory_order_relaxed);
   g_state.inherited_frees.store(0, std::memory_order_relaxed);
 }
 

@@ -12,18 +12,22 @@ namespace perflab::track::record {
 
 #define PERFLAB_TLS __thread __attribute__((tls_model("initial-exec")))
 
-extern PERFLAB_TLS ThreadTable* tls_table;
-extern PERFLAB_TLS int tls_guard;         // > 0 while the recorder itself runs
-extern PERFLAB_TLS bool tls_exited;       // the thread's table was handed back
-extern PERFLAB_TLS void* tls_last_alloc;  // for "temporary": freed before the next allocation
-extern PERFLAB_TLS std::uintptr_t tls_stack_low, tls_stack_high;
+// One TLS block, so the fast paths pay one GOT load for all of it.
+struct ThreadState {
+  ThreadTable* table;  // this thread's table, once it has allocated
+  void* last_alloc;    // for "temporary": freed before the next allocation
+  int guard;           // > 0 while the recorder itself runs
+  bool exited;         // the thread's table was handed back
+  std::uintptr_t stack_low, stack_high;
+};
+extern PERFLAB_TLS ThreadState tls;
 
 // Marks the recorder's own work so the allocations it causes are not recorded
 // as the program's (they still get headers, attributed to "no stack").
 class RecursionGuard {
  public:
-  RecursionGuard() noexcept { ++tls_guard; }
-  ~RecursionGuard() { --tls_guard; }
+  RecursionGuard() noexcept { ++tls.guard; }
+  ~RecursionGuard() { --tls.guard; }
   RecursionGuard(const RecursionGuard&) = delete;
   RecursionGuard& operator=(const RecursionGuard&) = delete;
 };

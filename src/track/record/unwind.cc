@@ -37,27 +37,34 @@ int skip_own_frames(void** frames, int depth) noexcept {
   return depth - skip;
 }
 
-// Follows saved frame pointers. Every frame address must lie on this thread's
-// stack, above the previous one: a function built without frame pointers that
-// uses rbp for data then ends the walk instead of sending it into the weeds.
-[[gnu::noinline]] int walk_frame_pointers(void** frames, int max_depth) noexcept {
+// Follows saved frame pointers, hashing the frames as it goes (the multiply
+// chain overlaps the chain of loads). Every frame address must lie on this
+// thread's stack, above the previous one: a function built without frame
+// pointers that uses rbp for data then ends the walk instead of sending it
+// into the weeds.
+[[gnu::noinline]] int walk_frame_pointers(void** frames, int max_depth,
+                                          std::uint64_t& hash) noexcept {
   auto* fp = static_cast<std::uintptr_t*>(__builtin_frame_address(0));
   const std::uintptr_t low = reinterpret_cast<std::uintptr_t>(fp);
-  const std::uintptr_t high = tls_stack_high != 0 ? tls_stack_high : low + (8u << 20);
+  const std::uintptr_t high = tls.stack_high != 0 ? tls.stack_high : low + (8u << 20);
   int depth = 0;
+  std::uint64_t h = 0;
   while (depth < max_depth) {
     const auto at = reinterpret_cast<std::uintptr_t>(fp);
     if (at < low || at + 16 > high || (at & 7) != 0) break;
     const std::uintptr_t ret = fp[1];
     if (ret < 4096) break;
     // The recorder's own frames are innermost: leave them out as we go.
-    if (depth != 0 || !is_own_code(reinterpret_cast<void*>(ret)))
-      frames[depth++] =
-          reinterpret_cast<void*>(ret - 1);  // the call site, not the next instruction
+    if (depth != 0 || !is_own_code(reinterpret_cast<void*>(ret))) {
+      void* call_site = reinterpret_cast<void*>(ret - 1);  // not the next instruction
+      frames[depth++] = call_site;
+      h = stack_hash_step(h, call_site);
+    }
     const std::uintptr_t next = fp[0];
     if (next <= at) break;
     fp = reinterpret_cast<std::uintptr_t*>(next);
   }
+  hash = stack_hash_finish(h);
   return depth;
 }
 
@@ -78,24 +85,19 @@ bool walks_agree(void* const* by_fp, int fp_depth, void* const* by_libunwind, in
          std::memcmp(by_fp, by_libunwind, sizeof(void*) * static_cast<std::size_t>(fp_depth)) == 0;
 }
 
-}  // namespace
-
-void unwinder_agreement(std::uint64_t& samples, std::uint64_t& agreed) noexcept {
-  samples = std::min(g_auto_seen.load(std::memory_order_relaxed), kAutoSamples);
-  agreed = g_auto_agreed.load(std::memory_order_relaxed);
-}
-
+// Walks the caller's stack, skipping the recorder's own frames.
 int capture_stack(void** frames, int max_depth) noexcept {
   State& s = state();
   // Without known stack bounds a frame-pointer walk is not safe.
-  if (tls_stack_high == 0) return skip_own_frames(frames, walk_libunwind(frames, max_depth));
+  if (tls.stack_high == 0) return skip_own_frames(frames, walk_libunwind(frames, max_depth));
   if (s.deciding_unwinder.load(std::memory_order_relaxed)) {
     if (g_auto_calls.fetch_add(1, std::memory_order_relaxed) % kAutoStride != 0)
       return skip_own_frames(frames, walk_libunwind(frames, max_depth));
     const std::uint32_t seen = g_auto_seen.fetch_add(1, std::memory_order_relaxed);
     if (seen < kAutoSamples) {
       void* by_fp[kMaxDepth];
-      const int fp_depth = walk_frame_pointers(by_fp, kMaxDepth);
+      std::uint64_t unused_hash = 0;
+      const int fp_depth = walk_frame_pointers(by_fp, kMaxDepth, unused_hash);
       const int depth = skip_own_frames(frames, walk_libunwind(frames, max_depth));
       if (walks_agree(by_fp, fp_depth, frames, depth))
         g_auto_agreed.fetch_add(1, std::memory_order_relaxed);
@@ -110,9 +112,29 @@ int capture_stack(void** frames, int max_depth) noexcept {
       return depth;
     }
   }
-  if (s.unwinder.load(std::memory_order_relaxed) == DumpUnwinder::kFramePointer)
-    return walk_frame_pointers(frames, max_depth);
   return skip_own_frames(frames, walk_libunwind(frames, max_depth));
+}
+
+}  // namespace
+
+std::uint32_t caller_stack(ThreadTable& table) noexcept {
+  State& s = state();
+  void* frames[kMaxDepth];
+  if (tls.stack_high != 0 && !s.deciding_unwinder.load(std::memory_order_relaxed) &&
+      s.unwinder.load(std::memory_order_relaxed) == DumpUnwinder::kFramePointer) [[likely]] {
+    std::uint64_t hash = 0;
+    const int depth = walk_frame_pointers(frames, kMaxDepth, hash);
+    return intern_stack(table, frames, depth, hash);
+  }
+  ++tls.guard;  // libunwind may allocate
+  const int depth = capture_stack(frames, kMaxDepth);
+  --tls.guard;
+  return intern_stack(table, frames, depth, stack_hash(frames, depth));
+}
+
+void unwinder_agreement(std::uint64_t& samples, std::uint64_t& agreed) noexcept {
+  samples = std::min(g_auto_seen.load(std::memory_order_relaxed), kAutoSamples);
+  agreed = g_auto_agreed.load(std::memory_order_relaxed);
 }
 
 }  // namespace perflab::track::record
