@@ -4,6 +4,7 @@
 
 #include <ctime>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "track/interpret/proc_maps.hpp"
@@ -73,7 +74,8 @@ AllocProfile build_alloc_profile(const ProcessDump& dump, SymbolizerOptions symb
     m.temporary += stack.counts.temporary;
   }
 
-  Symbolizer symbolizer(parse_proc_maps(dump.maps), symbols);
+  // Opening every mapped file costs milliseconds: only when there are frames.
+  std::optional<Symbolizer> symbolizer;
   std::unordered_map<std::uint64_t, std::uint32_t> frame_of_address;
   for (const auto& [frames, counts] : merged) {
     AllocSite site;
@@ -89,7 +91,10 @@ AllocProfile build_alloc_profile(const ProcessDump& dump, SymbolizerOptions symb
     for (std::uint64_t address : frames) {
       auto [it, added] =
           frame_of_address.try_emplace(address, static_cast<std::uint32_t>(profile.frames.size()));
-      if (added) profile.frames.push_back(symbolizer.symbolize(address));
+      if (added) {
+        if (!symbolizer) symbolizer.emplace(parse_proc_maps(dump.maps), symbols);
+        profile.frames.push_back(symbolizer->symbolize(address));
+      }
       site.frames.push_back(it->second);
     }
     profile.sites.push_back(std::move(site));

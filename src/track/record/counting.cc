@@ -22,7 +22,8 @@ void count_shared_alloc(std::uint64_t size, std::uint64_t live) noexcept {
 
 }  // namespace
 
-void* headered_alloc_slow(void* user, std::size_t size, unsigned align_shift) noexcept {
+void* headered_alloc_slow(void* user, std::size_t size, unsigned align_shift,
+                          void* entry_frame) noexcept {
   ensure_initialized();
   ThreadTable* table = counting_table();
   if (table == nullptr) {
@@ -36,7 +37,7 @@ void* headered_alloc_slow(void* user, std::size_t size, unsigned align_shift) no
     write_header(user, size, align_shift, 0);
     return user;
   }
-  return headered_charge(table, user, size, align_shift);
+  return headered_charge(table, user, size, align_shift, entry_frame);
 }
 
 void headered_free_slow(void*, const BlockHeader& h) noexcept {

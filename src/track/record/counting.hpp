@@ -16,7 +16,8 @@ namespace perflab::track::record {
 
 // Slow paths: first allocation of a thread, the recorder's own work, threads
 // whose table is gone, frees on another thread or of a fork parent's block.
-void* headered_alloc_slow(void* user, std::size_t size, unsigned align_shift) noexcept;
+void* headered_alloc_slow(void* user, std::size_t size, unsigned align_shift,
+                          void* entry_frame) noexcept;
 void headered_free_slow(void* user, const BlockHeader& h) noexcept;
 void bare_alloc_slow(void* block, std::size_t size) noexcept;
 void bare_free_slow(void* block, std::size_t usable) noexcept;
@@ -29,9 +30,10 @@ inline void raise_peak(ThreadTable& table, std::uint64_t live) noexcept {
 }
 
 // Charges a new block to the calling stack in the thread's own table.
-inline void* headered_charge(ThreadTable* table, void* user, std::size_t size,
-                             unsigned align_shift) noexcept {
-  const std::uint32_t stack = caller_stack(*table);
+// `entry_frame` is the frame of the interposed function the program called.
+inline void* headered_charge(ThreadTable* table, void* user, std::size_t size, unsigned align_shift,
+                             void* entry_frame) noexcept {
+  const std::uint32_t stack = caller_stack(*table, entry_frame);
   StackEntry& entry = table->entries[stack];
   entry.allocs.add(1);
   entry.bytes.add(size);
@@ -44,13 +46,15 @@ inline void* headered_charge(ThreadTable* table, void* user, std::size_t size,
 
 // Headered layout: `base` is what glibc returned (nullptr passes through);
 // writes the header and returns the program's block.
-inline void* headered_alloc(void* base, std::size_t size, unsigned align_shift) noexcept {
+[[gnu::always_inline]] inline void* headered_alloc(void* base, std::size_t size,
+                                                   unsigned align_shift,
+                                                   void* entry_frame) noexcept {
   if (base == nullptr) return nullptr;
   void* user = user_of(base, align_shift);
   ThreadTable* table = tls.table;
   if (table == nullptr || tls.guard != 0) [[unlikely]]
-    return headered_alloc_slow(user, size, align_shift);
-  return headered_charge(table, user, size, align_shift);
+    return headered_alloc_slow(user, size, align_shift, entry_frame);
+  return headered_charge(table, user, size, align_shift, entry_frame);
 }
 
 // Headered layout: charges the free of one of our blocks to the stack that

@@ -39,42 +39,14 @@ bool too_big(std::size_t size) noexcept {
   return true;
 }
 
-void* tracked_malloc(std::size_t size) noexcept {
-  if (current_layout() == Layout::kHeadered) {
-    if (too_big(size)) return nullptr;
-    return headered_alloc(__libc_malloc(size + kHeaderBytes), size, 0);
-  }
-  void* block = __libc_malloc(size);
-  bare_alloc(block, size);
-  return block;
+// The headered layout's malloc and free are calls of their own, so the bare
+// layout's paths, inlined in the entry points, need few registers.
+[[gnu::noinline]] void* headered_malloc(std::size_t size, void* entry_frame) noexcept {
+  if (too_big(size)) return nullptr;
+  return headered_alloc(__libc_malloc(size + kHeaderBytes), size, 0, entry_frame);
 }
 
-unsigned shift_of(std::size_t alignment) noexcept {
-  return static_cast<unsigned>(__builtin_ctzll(alignment));
-}
-
-void* tracked_aligned(std::size_t alignment, std::size_t size) noexcept {
-  if (alignment <= 16) return tracked_malloc(size);
-  if (size > SIZE_MAX - 2 * alignment) {
-    errno = ENOMEM;
-    return nullptr;
-  }
-  if (current_layout() == Layout::kHeadered) {
-    // The header sits just before the aligned block, inside one alignment unit.
-    return headered_alloc(__libc_memalign(alignment, size + alignment), size, shift_of(alignment));
-  }
-  void* block = __libc_memalign(alignment, size);
-  bare_alloc(block, size);
-  return block;
-}
-
-void tracked_free(void* user) noexcept {
-  if (user == nullptr) return;
-  if (current_layout() != Layout::kHeadered) {
-    bare_free(user, glibc_usable(user));
-    __libc_free(user);
-    return;
-  }
+[[gnu::noinline]] void headered_release(void* user) noexcept {
   BlockHeader* h = our_header(user);
   if (h == nullptr) {
     __libc_free(user);  // not ours: from before the recorder, or from __libc_malloc
@@ -86,7 +58,46 @@ void tracked_free(void* user) noexcept {
   __libc_free(base);
 }
 
-void* tracked_calloc(std::size_t n, std::size_t size) noexcept {
+[[gnu::always_inline]] inline void* tracked_malloc(std::size_t size, void* entry_frame) noexcept {
+  if (current_layout() == Layout::kHeadered) return headered_malloc(size, entry_frame);
+  void* block = __libc_malloc(size);
+  bare_alloc(block, size);
+  return block;
+}
+
+unsigned shift_of(std::size_t alignment) noexcept {
+  return static_cast<unsigned>(__builtin_ctzll(alignment));
+}
+
+[[gnu::always_inline]] inline void* tracked_aligned(std::size_t alignment, std::size_t size,
+                                                    void* entry_frame) noexcept {
+  if (alignment <= 16) return tracked_malloc(size, entry_frame);
+  if (size > SIZE_MAX - 2 * alignment) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (current_layout() == Layout::kHeadered) {
+    // The header sits just before the aligned block, inside one alignment unit.
+    return headered_alloc(__libc_memalign(alignment, size + alignment), size, shift_of(alignment),
+                          entry_frame);
+  }
+  void* block = __libc_memalign(alignment, size);
+  bare_alloc(block, size);
+  return block;
+}
+
+[[gnu::always_inline]] inline void tracked_free(void* user) noexcept {
+  if (user == nullptr) return;
+  if (current_layout() == Layout::kHeadered) {
+    headered_release(user);
+    return;
+  }
+  bare_free(user, glibc_usable(user));
+  __libc_free(user);
+}
+
+[[gnu::always_inline]] inline void* tracked_calloc(std::size_t n, std::size_t size,
+                                                   void* entry_frame) noexcept {
   std::size_t total = 0;
   if (__builtin_mul_overflow(n, size, &total)) {
     errno = ENOMEM;
@@ -94,7 +105,7 @@ void* tracked_calloc(std::size_t n, std::size_t size) noexcept {
   }
   if (current_layout() == Layout::kHeadered) {
     if (too_big(total)) return nullptr;
-    return headered_alloc(__libc_calloc(1, total + kHeaderBytes), total, 0);
+    return headered_alloc(__libc_calloc(1, total + kHeaderBytes), total, 0, entry_frame);
   }
   void* block = __libc_calloc(1, total);
   bare_alloc(block, total);
@@ -102,8 +113,9 @@ void* tracked_calloc(std::size_t n, std::size_t size) noexcept {
 }
 
 // Counted as the free of the old block and a new allocation from here.
-void* tracked_realloc(void* ptr, std::size_t size) noexcept {
-  if (ptr == nullptr) return tracked_malloc(size);
+[[gnu::always_inline]] inline void* tracked_realloc(void* ptr, std::size_t size,
+                                                    void* entry_frame) noexcept {
+  if (ptr == nullptr) return tracked_malloc(size, entry_frame);
   if (size == 0) {
     tracked_free(ptr);
     return nullptr;
@@ -121,7 +133,7 @@ void* tracked_realloc(void* ptr, std::size_t size) noexcept {
   if (too_big(size)) return nullptr;
   if (h->align_shift != 0) {
     // Aligned blocks move by hand: glibc's realloc would not keep the alignment.
-    void* moved = tracked_malloc(size);
+    void* moved = tracked_malloc(size, entry_frame);
     if (moved == nullptr) return nullptr;
     std::memcpy(moved, ptr, h->size < size ? h->size : size);
     tracked_free(ptr);
@@ -131,7 +143,7 @@ void* tracked_realloc(void* ptr, std::size_t size) noexcept {
   void* base = __libc_realloc(base_of(ptr, old), size + kHeaderBytes);
   if (base == nullptr) return nullptr;  // the old block is untouched and still ours
   if (old.stack != kUntrackedStack) headered_free(ptr, old);
-  return headered_alloc(base, size, 0);
+  return headered_alloc(base, size, 0, entry_frame);
 }
 
 std::size_t usable_size(void* ptr) noexcept {
@@ -146,9 +158,11 @@ std::size_t usable_size(void* ptr) noexcept {
 
 bool is_power_of_two(std::size_t v) noexcept { return v != 0 && (v & (v - 1)) == 0; }
 
-void* tracked_new(std::size_t size, std::size_t alignment) {
+[[gnu::always_inline]] inline void* tracked_new(std::size_t size, std::size_t alignment,
+                                                void* entry_frame) {
   for (;;) {
-    void* p = alignment <= 16 ? tracked_malloc(size) : tracked_aligned(alignment, size);
+    void* p = alignment <= 16 ? tracked_malloc(size, entry_frame)
+                              : tracked_aligned(alignment, size, entry_frame);
     if (p != nullptr) [[likely]]
       return p;
     std::new_handler handler = std::get_new_handler();
@@ -157,9 +171,10 @@ void* tracked_new(std::size_t size, std::size_t alignment) {
   }
 }
 
-void* tracked_new_nothrow(std::size_t size, std::size_t alignment) noexcept {
+[[gnu::always_inline]] inline void* tracked_new_nothrow(std::size_t size, std::size_t alignment,
+                                                        void* entry_frame) noexcept {
   try {
-    return tracked_new(size, alignment);
+    return tracked_new(size, alignment, entry_frame);
   } catch (...) {
     return nullptr;
   }
@@ -172,13 +187,17 @@ using namespace perflab::track::record;
 
 extern "C" {
 
-void* malloc(std::size_t size) { return tracked_malloc(size); }
+void* malloc(std::size_t size) { return tracked_malloc(size, __builtin_frame_address(0)); }
 
 void free(void* ptr) { tracked_free(ptr); }
 
-void* calloc(std::size_t n, std::size_t size) { return tracked_calloc(n, size); }
+void* calloc(std::size_t n, std::size_t size) {
+  return tracked_calloc(n, size, __builtin_frame_address(0));
+}
 
-void* realloc(void* ptr, std::size_t size) { return tracked_realloc(ptr, size); }
+void* realloc(void* ptr, std::size_t size) {
+  return tracked_realloc(ptr, size, __builtin_frame_address(0));
+}
 
 void* reallocarray(void* ptr, std::size_t n, std::size_t size) {
   std::size_t total = 0;
@@ -192,7 +211,7 @@ void* reallocarray(void* ptr, std::size_t n, std::size_t size) {
 int posix_memalign(void** out, std::size_t alignment, std::size_t size) {
   if (!is_power_of_two(alignment) || alignment % sizeof(void*) != 0) return EINVAL;
   const int saved = errno;
-  void* p = tracked_aligned(alignment, size);
+  void* p = tracked_aligned(alignment, size, __builtin_frame_address(0));
   if (p == nullptr) return ENOMEM;
   errno = saved;
   *out = p;
@@ -204,48 +223,49 @@ void* aligned_alloc(std::size_t alignment, std::size_t size) {
     errno = EINVAL;
     return nullptr;
   }
-  return tracked_aligned(alignment, size);
+  return tracked_aligned(alignment, size, __builtin_frame_address(0));
 }
 
 void* memalign(std::size_t alignment, std::size_t size) {
   // glibc rounds a non-power-of-two alignment up to the next power of two.
   std::size_t a = 1;
   while (a < alignment) a <<= 1;
-  return tracked_aligned(a, size);
+  return tracked_aligned(a, size, __builtin_frame_address(0));
 }
 
 void* valloc(std::size_t size) {
-  return tracked_aligned(static_cast<std::size_t>(sysconf(_SC_PAGESIZE)), size);
+  return tracked_aligned(static_cast<std::size_t>(sysconf(_SC_PAGESIZE)), size,
+                         __builtin_frame_address(0));
 }
 
 void* pvalloc(std::size_t size) {
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  return tracked_aligned(page, (size + page - 1) & ~(page - 1));
+  return tracked_aligned(page, (size + page - 1) & ~(page - 1), __builtin_frame_address(0));
 }
 
 std::size_t malloc_usable_size(void* ptr) { return usable_size(ptr); }
 
 }  // extern "C"
 
-void* operator new(std::size_t size) { return tracked_new(size, 0); }
-void* operator new[](std::size_t size) { return tracked_new(size, 0); }
+void* operator new(std::size_t size) { return tracked_new(size, 0, __builtin_frame_address(0)); }
+void* operator new[](std::size_t size) { return tracked_new(size, 0, __builtin_frame_address(0)); }
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  return tracked_new_nothrow(size, 0);
+  return tracked_new_nothrow(size, 0, __builtin_frame_address(0));
 }
 void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  return tracked_new_nothrow(size, 0);
+  return tracked_new_nothrow(size, 0, __builtin_frame_address(0));
 }
 void* operator new(std::size_t size, std::align_val_t a) {
-  return tracked_new(size, static_cast<std::size_t>(a));
+  return tracked_new(size, static_cast<std::size_t>(a), __builtin_frame_address(0));
 }
 void* operator new[](std::size_t size, std::align_val_t a) {
-  return tracked_new(size, static_cast<std::size_t>(a));
+  return tracked_new(size, static_cast<std::size_t>(a), __builtin_frame_address(0));
 }
 void* operator new(std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return tracked_new_nothrow(size, static_cast<std::size_t>(a));
+  return tracked_new_nothrow(size, static_cast<std::size_t>(a), __builtin_frame_address(0));
 }
 void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return tracked_new_nothrow(size, static_cast<std::size_t>(a));
+  return tracked_new_nothrow(size, static_cast<std::size_t>(a), __builtin_frame_address(0));
 }
 void operator delete(void* p) noexcept { tracked_free(p); }
 void operator delete[](void* p) noexcept { tracked_free(p); }

@@ -51,13 +51,29 @@ struct Owned {
   std::uint64_t get() const noexcept { return value.load(std::memory_order_relaxed); }
 };
 
-struct alignas(64) StackEntry {
+// The first frames of a stack are kept in its entry as well as in the arena:
+// interning compares them without touching another cache line.
+inline constexpr int kInlineFrames = 7;
+
+// 128 bytes, aligned: both lines arrive together (adjacent-line prefetch).
+struct alignas(128) StackEntry {
   std::uint64_t hash;
   std::uint32_t frames_at;  // offset into the table's frame arena
   std::uint32_t depth;
   Owned allocs, bytes, frees, bytes_freed, temporary;
   // Frees of this stack's blocks on other threads.
   std::atomic<std::uint64_t> remote_frees{0}, remote_bytes_freed{0};
+  std::uint64_t head[kInlineFrames];  // frames [0, min(depth, kInlineFrames))
+};
+static_assert(sizeof(StackEntry) == 128);
+
+// A small direct-mapped cache in front of the index: the stacks a thread
+// allocates from most stay in its first level cache this way, where the
+// index's slots are spread over half a megabyte.
+inline constexpr std::uint32_t kRecentStacks = 64;
+struct RecentStack {
+  std::uint64_t hash;  // 0 = empty
+  std::uint32_t entry;
 };
 
 struct ThreadTable {
@@ -67,9 +83,10 @@ struct ThreadTable {
   StackEntry* entries;
   std::uint32_t* slots;  // entry index + 1, 0 = empty; owner only
   std::uint64_t* frames;
-  Owned live_bytes;        // allocated minus freed by the owner
-  Owned peak_live;         // of live_bytes, meaningful with one thread
-  ThreadTable* next_free;  // free list, under the tables lock
+  Owned live_bytes;                   // allocated minus freed by the owner
+  Owned peak_live;                    // of live_bytes, meaningful with one thread
+  ThreadTable* next_free;             // free list, under the tables lock
+  RecentStack recent[kRecentStacks];  // owner only
   // Written by other threads: on a line of their own, away from the owner's.
   alignas(64) std::atomic<std::uint64_t> remote_freed{0};  // freed by other threads
   std::atomic<std::uint64_t> dropped{0};                   // allocations whose stack did not fit
@@ -141,8 +158,10 @@ inline std::uint64_t stack_hash_finish(std::uint64_t hash) noexcept {
 std::uint64_t stack_hash(void* const* frames, int depth) noexcept;
 
 // The entry of the calling stack in `table` (the owner's): walks the stack
-// with the unwinder in use and interns it.
-std::uint32_t caller_stack(ThreadTable& table) noexcept;
+// with the unwinder in use and interns it. `entry_frame` is the frame of the
+// interposed function the program called (__builtin_frame_address(0) there):
+// a frame-pointer walk starts at its caller, with none of ours to skip.
+std::uint32_t caller_stack(ThreadTable& table, void* entry_frame) noexcept;
 
 // In a forked child: hands other threads' tables to the free list and clears
 // every counter, so the child's profile holds only what the child does.

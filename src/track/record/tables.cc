@@ -31,15 +31,15 @@ class TablesLock {
 };
 
 ThreadTable* map_table(std::uint32_t index) noexcept {
-  const std::size_t bytes = sizeof(ThreadTable) + 64 + sizeof(StackEntry) * kEntriesPerTable +
-                            sizeof(std::uint32_t) * kIndexSlots +
-                            sizeof(std::uint64_t) * kFramesPerTable;
+  const std::size_t bytes =
+      sizeof(ThreadTable) + alignof(StackEntry) + sizeof(StackEntry) * kEntriesPerTable +
+      sizeof(std::uint32_t) * kIndexSlots + sizeof(std::uint64_t) * kFramesPerTable;
   void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (memory == MAP_FAILED) return nullptr;
   auto* table = new (memory) ThreadTable{};
   auto* p = static_cast<char*>(memory) + sizeof(ThreadTable);
-  p += 64 - reinterpret_cast<std::uintptr_t>(p) % 64;
+  p += alignof(StackEntry) - reinterpret_cast<std::uintptr_t>(p) % alignof(StackEntry);
   table->entries = reinterpret_cast<StackEntry*>(p);
   p += sizeof(StackEntry) * kEntriesPerTable;
   table->slots = reinterpret_cast<std::uint32_t*>(p);
@@ -137,17 +137,19 @@ namespace {
 bool same_frames(const ThreadTable& table, const StackEntry& entry, void* const* frames,
                  int depth) noexcept {
   if (entry.depth != static_cast<std::uint32_t>(depth)) return false;
+  const int head = depth < kInlineFrames ? depth : kInlineFrames;
+  for (int i = 0; i < head; ++i)
+    if (entry.head[i] != reinterpret_cast<std::uintptr_t>(frames[i])) return false;
   const std::uint64_t* stored = &table.frames[entry.frames_at];
-  for (int i = 0; i < depth; ++i)
+  for (int i = head; i < depth; ++i)
     if (stored[i] != reinterpret_cast<std::uintptr_t>(frames[i])) return false;
   return true;
 }
 
-}  // namespace
-
-std::uint32_t intern_stack(ThreadTable& table, void* const* frames, int depth,
-                           std::uint64_t hash) noexcept {
-  if (depth <= 0) return 0;
+// Finds the stack in the index, or adds it; kNotStored when the table is full.
+constexpr std::uint32_t kNotStored = ~0u;
+std::uint32_t find_or_add(ThreadTable& table, void* const* frames, int depth,
+                          std::uint64_t hash) noexcept {
   std::uint32_t slot = static_cast<std::uint32_t>(hash) & (kIndexSlots - 1);
   for (;;) {
     const std::uint32_t at = table.slots[slot];
@@ -160,17 +162,33 @@ std::uint32_t intern_stack(ThreadTable& table, void* const* frames, int depth,
   if (index >= kEntriesPerTable ||
       table.frames_used + static_cast<std::uint32_t>(depth) > kFramesPerTable) {
     table.dropped.fetch_add(1, std::memory_order_relaxed);
-    return 0;
+    return kNotStored;
   }
   StackEntry* entry = new (&table.entries[index]) StackEntry{};
   entry->hash = hash;
   entry->frames_at = table.frames_used;
   entry->depth = static_cast<std::uint32_t>(depth);
+  for (int i = 0; i < depth && i < kInlineFrames; ++i)
+    entry->head[i] = reinterpret_cast<std::uintptr_t>(frames[i]);
   std::memcpy(&table.frames[table.frames_used], frames,
               sizeof(void*) * static_cast<std::size_t>(depth));
   table.frames_used += static_cast<std::uint32_t>(depth);
   table.slots[slot] = index + 1;
   table.published.store(index + 1, std::memory_order_release);
+  return index;
+}
+
+}  // namespace
+
+std::uint32_t intern_stack(ThreadTable& table, void* const* frames, int depth,
+                           std::uint64_t hash) noexcept {
+  if (depth <= 0) return 0;
+  RecentStack& recent = table.recent[(hash >> 7) & (kRecentStacks - 1)];
+  if (recent.hash == hash && same_frames(table, table.entries[recent.entry], frames, depth))
+    return recent.entry;
+  const std::uint32_t index = find_or_add(table, frames, depth, hash);
+  if (index == kNotStored) return 0;
+  recent = RecentStack{hash, index};
   return index;
 }
 

@@ -42,9 +42,9 @@ int skip_own_frames(void** frames, int depth) noexcept {
 // thread's stack, above the previous one: a function built without frame
 // pointers that uses rbp for data then ends the walk instead of sending it
 // into the weeds.
-[[gnu::noinline]] int walk_frame_pointers(void** frames, int max_depth,
-                                          std::uint64_t& hash) noexcept {
-  auto* fp = static_cast<std::uintptr_t*>(__builtin_frame_address(0));
+[[gnu::noinline]] int walk_frame_pointers(void** frames, int max_depth, std::uint64_t& hash,
+                                          void* start = nullptr) noexcept {
+  auto* fp = static_cast<std::uintptr_t*>(start != nullptr ? start : __builtin_frame_address(0));
   const std::uintptr_t low = reinterpret_cast<std::uintptr_t>(fp);
   const std::uintptr_t high = tls.stack_high != 0 ? tls.stack_high : low + (8u << 20);
   int depth = 0;
@@ -117,13 +117,13 @@ int capture_stack(void** frames, int max_depth) noexcept {
 
 }  // namespace
 
-std::uint32_t caller_stack(ThreadTable& table) noexcept {
+std::uint32_t caller_stack(ThreadTable& table, void* entry_frame) noexcept {
   State& s = state();
   void* frames[kMaxDepth];
   if (tls.stack_high != 0 && !s.deciding_unwinder.load(std::memory_order_relaxed) &&
       s.unwinder.load(std::memory_order_relaxed) == DumpUnwinder::kFramePointer) [[likely]] {
     std::uint64_t hash = 0;
-    const int depth = walk_frame_pointers(frames, kMaxDepth, hash);
+    const int depth = walk_frame_pointers(frames, kMaxDepth, hash, entry_frame);
     return intern_stack(table, frames, depth, hash);
   }
   ++tls.guard;  // libunwind may allocate
