@@ -64,6 +64,39 @@ const AllocSite* site_in(const AllocProfile& p, const std::string& function) {
 
 std::string known() { return KNOWN_ALLOCS; }
 
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return fs::equivalent(a, b, ec);
+}
+
+TEST_F(TrackTest, SaysSoWhenTheProgramDefinesMallocItself) {
+  // The executable's malloc comes before the recorder's in symbol lookup: the
+  // program runs as it would, and the profile says why it saw so little.
+  const RunResult r = track("", OWN_MALLOC);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("own allocations: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("defines malloc itself"), std::string::npos) << r.output;
+  const nlohmann::json summary = read_summary(profile());
+  EXPECT_EQ(fs::path(summary["track"]["malloc_defined_by"].get<std::string>()).filename(),
+            fs::path(OWN_MALLOC).filename());
+  EXPECT_LT(summary["alloc"]["allocs"].get<std::uint64_t>(), 100u);
+}
+
+TEST_F(TrackTest, CountsThroughALinkedAllocatorLibraryAndNamesIt) {
+  // An allocator library the program links (jemalloc, tcmalloc) comes after
+  // the recorder: every call is counted, and served by glibc.
+  const RunResult r = track("", LINKED_ALLOCATOR);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("bypassed"), std::string::npos) << r.output;
+  const nlohmann::json summary = read_summary(profile());
+  EXPECT_TRUE(same_file(summary["track"]["allocator_bypassed"].get<std::string>(), FAKE_ALLOCATOR));
+  const AllocProfile p = read_alloc_profile(profile());
+  const AllocSite* site = site_in(p, "allocate_from_linked(unsigned long)");
+  ASSERT_NE(site, nullptr);
+  EXPECT_EQ(site->allocs, 100u);
+  EXPECT_EQ(site->leaked_objects, 10u);
+}
+
 TEST_F(TrackTest, CountsEachKnownCallSiteExactlyWithItsFunctionName) {
   const RunResult r = track("", known());
   ASSERT_EQ(r.exit_code, 0) << r.output;

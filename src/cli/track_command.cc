@@ -119,6 +119,17 @@ int run_track(const TrackOptions& o) {
     writer.write_summary({{"run", {{"command", o.command}, {"exit", child.status_text}}}});
   } else {
     const AllocProfile profile = track::build_alloc_profile(*main, symbols);
+    if (!main->malloc_defined_by.empty())
+      fmt::print(stderr,
+                 "perflab: warning: {} defines malloc itself, and its malloc comes before the "
+                 "tracker's: only allocations that reach the tracker another way (operator new) "
+                 "are in this profile\n",
+                 main->malloc_defined_by);
+    if (!main->allocator_bypassed.empty())
+      fmt::print(stderr,
+                 "perflab: note: the program links its own allocator ({}); under the tracker its "
+                 "malloc calls were counted and bypassed to glibc's malloc\n",
+                 main->allocator_bypassed);
     write_process(writer, *main, child.status_text, profile);
     if (!o.quiet) fmt::print(stderr, "\n{}", format_alloc_report(profile, o.top));
   }

@@ -10,6 +10,9 @@
 //     kCmdline   /proc/self/cmdline (NUL-separated arguments; never the environment)
 //     kStacks    for each stack: DumpStack, then `depth` u64 return addresses
 //     kTimeline  DumpSample[]
+//     kAllocator text, when malloc is not glibc's alone: "defined-by <path>"
+//                (the program's own malloc wins over the recorder's) or
+//                "bypassed <path>" (a library's malloc the recorder's shadows)
 //   kEnd closes the file; a file without it is truncated and rejected.
 #pragma once
 
@@ -55,6 +58,7 @@ enum class SectionKind : std::uint32_t {
   kCmdline = 3,
   kStacks = 4,
   kTimeline = 5,
+  kAllocator = 6,
   kEnd = 0x454e4421,  // "!DNE"
 };
 

@@ -112,6 +112,12 @@ ProcessDump read_dump(const std::filesystem::path& file) {
         dump.timeline.resize(section.bytes / sizeof(DumpSample));
         for (auto& s : dump.timeline) s = in.take<DumpSample>("timeline");
         break;
+      case SectionKind::kAllocator: {
+        const std::string note = in.take_bytes(section.bytes, "allocator");
+        if (note.rfind("defined-by ", 0) == 0) dump.malloc_defined_by = note.substr(11);
+        if (note.rfind("bypassed ", 0) == 0) dump.allocator_bypassed = note.substr(9);
+        break;
+      }
       case SectionKind::kEnd:
         ended = true;
         break;

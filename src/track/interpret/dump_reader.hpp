@@ -27,6 +27,11 @@ struct ProcessDump {
   std::vector<std::string> argv;  // the image's command line
   std::vector<RawStack> stacks;
   std::vector<DumpSample> timeline;
+  // Set when malloc is not glibc's alone (dump_format.hpp, kAllocator): the
+  // file whose malloc the program's calls reach instead of the recorder's, or
+  // the allocator library the recorder's malloc shadowed.
+  std::string malloc_defined_by;
+  std::string allocator_bypassed;
 };
 
 /// Reads one dump. Throws ProfileError naming the file and what is wrong

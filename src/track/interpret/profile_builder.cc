@@ -149,6 +149,10 @@ nlohmann::json track_summary_json(const ProcessDump& dump, const AllocProfile& p
       {"unwinder_samples_compared", dump.totals.unwind_samples},
       {"unwinder_samples_agreed", dump.totals.unwind_agreed},
   };
+  if (!dump.malloc_defined_by.empty())
+    summary["track"]["malloc_defined_by"] = dump.malloc_defined_by;
+  if (!dump.allocator_bypassed.empty())
+    summary["track"]["allocator_bypassed"] = dump.allocator_bypassed;
   return summary;
 }
 

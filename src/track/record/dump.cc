@@ -257,6 +257,10 @@ void write_dump(DumpReason reason, int signal) noexcept {
       const DumpSample* timeline = timeline_samples(samples);
       put_section(out, SectionKind::kTimeline, samples * sizeof(DumpSample));
       out.put(timeline, samples * sizeof(DumpSample));
+      if (const char* note = allocator_note(); note[0] != '\0') {
+        put_section(out, SectionKind::kAllocator, std::strlen(note));
+        out.put(note, std::strlen(note));
+      }
       put_section(out, SectionKind::kEnd, 0);
       out.flush();
       if (out.failed()) {

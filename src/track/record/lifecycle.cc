@@ -256,6 +256,40 @@ void after_fork_in_child() noexcept {
   start_sampler();
 }
 
+char g_allocator_note[2048] = {};
+
+bool is_glibc(const char* path) noexcept {
+  const char* name = std::strrchr(path, '/');
+  name = name != nullptr ? name + 1 : path;
+  return std::strncmp(name, "libc.so", 7) == 0;
+}
+
+// A program can bring its own malloc. Defined in the executable, it wins
+// over ours (the executable comes first in symbol lookup): the recorder sees
+// only what reaches it some other way (operator new). Defined in a library
+// the program links (jemalloc, tcmalloc), ours wins and the calls go to
+// glibc instead. Either way the profile says so.
+void note_allocator() noexcept {
+  Dl_info ours{};
+  if (dladdr(reinterpret_cast<void*>(&is_glibc), &ours) == 0) return;
+  Dl_info who{};
+  void* resolved = dlsym(RTLD_DEFAULT, "malloc");
+  if (resolved != nullptr && dladdr(resolved, &who) != 0 && who.dli_fbase != ours.dli_fbase) {
+    char exe[1024] = {};
+    const char* path = who.dli_fname;
+    if (path == nullptr || path[0] == '\0') {  // the main program has no name in the link map
+      const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+      path = n > 0 ? exe : "the program";
+    }
+    std::snprintf(g_allocator_note, sizeof g_allocator_note, "defined-by %s", path);
+    return;
+  }
+  void* next = dlsym(RTLD_NEXT, "malloc");
+  if (next != nullptr && dladdr(next, &who) != 0 && who.dli_fname != nullptr &&
+      !is_glibc(who.dli_fname))
+    std::snprintf(g_allocator_note, sizeof g_allocator_note, "bypassed %s", who.dli_fname);
+}
+
 [[gnu::constructor]] void on_load() {
   ensure_initialized();
   if (!state().config.recording) return;
@@ -264,6 +298,7 @@ void after_fork_in_child() noexcept {
   g_real_execvpe = reinterpret_cast<ExecvpeFn>(dlsym(RTLD_NEXT, "execvpe"));
   g_real_fexecve = reinterpret_cast<FexecveFn>(dlsym(RTLD_NEXT, "fexecve"));
   pthread_atfork(&before_fork, &after_fork_in_parent, &after_fork_in_child);
+  note_allocator();
   install_signal_handlers();
   start_sampler();
 }
@@ -311,6 +346,8 @@ void remember_maps_before_unload() noexcept {
   g_maps_lock.store(false, std::memory_order_release);
   ::close(fd);
 }
+
+const char* allocator_note() noexcept { return g_allocator_note; }
 
 const char* remembered_maps(std::uint64_t& bytes) noexcept {
   bytes = g_maps_used.load(std::memory_order_acquire);

@@ -195,6 +195,9 @@ std::int64_t monotonic_ns() noexcept;
 // Resident set size of this process now (from /proc/self/statm).
 std::uint64_t current_rss_bytes() noexcept;
 
+// What dump_format.hpp's kAllocator section says ("" when malloc is glibc's).
+const char* allocator_note() noexcept;
+
 // The timeline recorded so far; `count` receives the number of samples.
 const DumpSample* timeline_samples(std::uint64_t& count) noexcept;
 
