@@ -21,5 +21,6 @@ configure_package_config_file(cmake/perflabConfig.cmake.in
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/perflabConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/perflabConfig.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/FindHttpParser.cmake
               ${PROJECT_BINARY_DIR}/perflabConfigVersion.cmake
         DESTINATION ${_perflab_cmake_dir})

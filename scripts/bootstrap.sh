@@ -9,13 +9,15 @@ packages=(
   # libraries (DESIGN.md: tests, benchmarks, CLI, formatting, JSON, compression,
   # pprof output, stack unwinding, symbols)
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev nlohmann-json3-dev zlib1g-dev
-  libprotobuf-dev protobuf-compiler libunwind-dev libdw-dev
+  libprotobuf-dev protobuf-compiler libunwind-dev libdw-dev libhttp-parser-dev
   # HdrHistogram's own Java tools read our interval logs in a test
   libhdrhistogram-java default-jre-headless
   # go tool pprof reads our allocation profiles in a test
   golang-go
   # real programs perflab track is tested on, and the anchor of its benchmark
   sqlite3 python3 nginx-light heaptrack libc6-dbg
+  # the anchor perflab load is measured against (bench/load_bench.sh)
+  wrk
 )
 
 missing=()

@@ -152,6 +152,17 @@ class ProfileWriter {
   /// NUL character, or the write fails.
   void write_text(const std::string& name, std::string_view content);
 
+  /// For a file written while the run goes on (latency.hlog, a long run's
+  /// timeline): returns the path of `name` inside the temporary directory, for
+  /// the caller to open, append to and close before commit(), which fsyncs it
+  /// with the rest. Memory then stays flat however long the run. Throws
+  /// ProfileError for a bad name (as write_text) or after commit().
+  std::filesystem::path streamed_file_path(const std::string& name);
+
+  /// Marks the profile as unusable (a streamed write failed): commit() will
+  /// refuse it, as it does after a failed write_text().
+  void mark_failed() noexcept { failed_ = true; }
+
   /// Flushes every written file and the directory to disk (fsync), then
   /// renames the temporary directory to the final path; returns the final
   /// path. The rename never replaces anything: if the final path appeared in

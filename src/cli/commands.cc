@@ -20,7 +20,7 @@ void add_version_command(CLI::App& app, int& exit_code) {
 #elif defined(__GNUC__)
     fmt::print("compiler: g++ {}.{}.{}\n", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
 #endif
-    fmt::print("components: pool histogram alloc profile{}\n",
+    fmt::print("components: pool histogram alloc profile load{}\n",
 #ifdef PERFLAB_HAVE_TRACK
                " track"
 #else
@@ -33,9 +33,15 @@ void add_version_command(CLI::App& app, int& exit_code) {
 
 }  // namespace
 
+std::vector<std::string>& invocation() {
+  static std::vector<std::string> words;
+  return words;
+}
+
 const std::vector<CommandRegistrar>& command_registrars() {
   static const std::vector<CommandRegistrar> registrars = [] {
     std::vector<CommandRegistrar> all = {&add_version_command};
+    register_load_commands(all);
 #ifdef PERFLAB_HAVE_TRACK
     register_track_commands(all);
 #endif

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace perflab::cli {
@@ -14,6 +15,13 @@ using CommandRegistrar = void (*)(CLI::App& app, int& exit_code);
 
 /// Every subcommand, in the order `perflab --help` lists them.
 const std::vector<CommandRegistrar>& command_registrars();
+
+/// The words perflab was started with (argv), for the README.md of a profile.
+/// Set once by main before parsing.
+std::vector<std::string>& invocation();
+
+/// Adds `load` (load_command.cc).
+void register_load_commands(std::vector<CommandRegistrar>& out);
 
 /// Adds `track` and `report` (track_command.cc).
 void register_track_commands(std::vector<CommandRegistrar>& out);

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.footer("Exit codes: 0 pass, 1 criteria failed, 2 usage or input error, 3 inconclusive.");
 
+  invocation().assign(argv, argv + argc);
   int exit_code = kExitPass;
   for (CommandRegistrar add : command_registrars()) add(app, exit_code);
 

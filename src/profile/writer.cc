@@ -2,6 +2,7 @@
 // into place, so readers never see a half-written run.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -150,6 +151,16 @@ void ProfileWriter::write_alloc_profile(const AllocProfile& profile) {
 void ProfileWriter::write_text(const std::string& name, std::string_view content) {
   check_file_name(final_path_, name);
   write_file(name, content);
+}
+
+fs::path ProfileWriter::streamed_file_path(const std::string& name) {
+  check_file_name(final_path_, name);
+  if (committed_) {
+    throw ProfileError("profile " + quoted(final_path_) + " is already committed; cannot write " +
+                       name);
+  }
+  if (std::find(files_.begin(), files_.end(), name) == files_.end()) files_.push_back(name);
+  return temp_path_ / name;
 }
 
 fs::path ProfileWriter::commit() {

@@ -1,0 +1,33 @@
+# Tests of perflab::load: schedules and drive(), URL/template/load-file parsing,
+# and the load generator against a real HTTP server of the tests' own
+# (load_programs/test_http_server.cc) that can stall, close, reset and garble.
+add_executable(load_test_server load_programs/test_http_server.cc)
+target_link_libraries(load_test_server PRIVATE HttpParser::HttpParser perflab_warnings)
+
+perflab_add_test(load_spec_test
+  SOURCES load_spec_test.cc
+  LIBS perflab::load
+  LABELS sanitize)
+
+perflab_add_test(drive_test
+  SOURCES drive_test.cc load_schedule_test.cc
+  LIBS perflab::load Threads::Threads
+  LABELS sanitize)
+
+perflab_add_test(load_test_server_test
+  SOURCES load_test_server_test.cc
+  LIBS Threads::Threads)
+target_compile_definitions(load_test_server_test PRIVATE
+  PERFLAB_LOAD_TEST_SERVER="$<TARGET_FILE:load_test_server>")
+add_dependencies(load_test_server_test load_test_server)
+
+# The engine against the test server: counts by error kind, the stall that
+# only corrected latency shows, short writes and resets through the syscall seam.
+perflab_add_test(load_engine_test
+  SOURCES load_engine_test.cc
+  LIBS perflab::load Threads::Threads
+  LABELS sanitize)
+target_include_directories(load_engine_test PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_compile_definitions(load_engine_test PRIVATE
+  PERFLAB_LOAD_TEST_SERVER="$<TARGET_FILE:load_test_server>")
+add_dependencies(load_engine_test load_test_server)
