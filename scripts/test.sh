@@ -39,6 +39,11 @@ bench/track_bench.sh build 1 20000 > build/bench/track_bench.smoke.log 2>&1 \
   || { cat build/bench/track_bench.smoke.log; echo "smoke run of track_bench.sh failed"; exit 1; }
 echo "   ran; output in build/bench/track_bench.smoke.log"
 
+echo "-- bench/load_bench.py (1 run of each part, 1 s)"
+python3 bench/load_bench.py build 1 1 > build/bench/load_bench.smoke.log 2>&1 \
+  || { cat build/bench/load_bench.smoke.log; echo "smoke run of load_bench.py failed"; exit 1; }
+echo "   ran; output in build/bench/load_bench.smoke.log"
+
 step "build (clang, -Werror, benchmarks on) and its test suite"
 cmake -S . -B build-clang -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DPERFLAB_WERROR=ON \
   -DPERFLAB_BUILD_BENCH=ON > /dev/null

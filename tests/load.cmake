@@ -31,3 +31,11 @@ target_include_directories(load_engine_test PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_compile_definitions(load_engine_test PRIVATE
   PERFLAB_LOAD_TEST_SERVER="$<TARGET_FILE:load_test_server>")
 add_dependencies(load_engine_test load_test_server)
+
+# The perflab load command: exit codes, the profile it writes, a load file.
+if(TARGET perflab_cli)
+  add_test(NAME load_cli
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/load_cli_test.sh
+                   $<TARGET_FILE:perflab_cli> $<TARGET_FILE:load_test_server>)
+  set_tests_properties(load_cli PROPERTIES LABELS "integration;cli" TIMEOUT 120)
+endif()
