@@ -131,6 +131,20 @@ def open_loop_accuracy(perflab, scratch, url, repeats, seconds, rate):
     print(f"  achieved / target: {statistics.median(ratios):.5f} median (budget within 0.5%)")
 
 
+def memory_flat(perflab, scratch, url, seconds):
+    """Peak RSS of a run and of one five times as long, as perflab reports it
+    (load.generator.peak_rss_bytes): equal when nothing grows with the run."""
+    print("memory: perflab load's own peak RSS, open loop 20000 req/s, 1 thread, 10 connections")
+    for length in (seconds, 5 * seconds):
+        profile = os.path.join(scratch, f"memory-{length}")
+        timed_child([perflab, "load", url, "-t", "1", "-c", "10", "-R", "20000", "-d", f"{length}s",
+                     "-q", "-o", profile])
+        with open(os.path.join(profile, "summary.json")) as f:
+            load = json.load(f)["load"]
+        print(f"  {length:3d} s run: {load['requests']:9d} requests, peak RSS "
+              f"{load['generator']['peak_rss_bytes'] / 2**20:6.2f} MiB")
+
+
 def stall_demo(perflab, scratch, server):
     port_file = os.path.join(scratch, "stall.port")
     process = subprocess.Popen([server, "--port-file", port_file, "--stall-after", "2000",
@@ -168,6 +182,7 @@ def main():
         url = f"http://127.0.0.1:{port}/index.html"
         cpu_per_request(perflab, scratch, url, repeats, seconds, 10)
         open_loop_accuracy(perflab, scratch, url, max(1, repeats // 2), seconds, 20000)
+        memory_flat(perflab, scratch, url, seconds)
         if os.access(server, os.X_OK):
             stall_demo(perflab, scratch, server)
     finally:

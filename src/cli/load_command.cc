@@ -3,6 +3,7 @@
 // (src/load), the files are perflab::ProfileWriter's (src/profile).
 #include <fmt/core.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -245,6 +246,18 @@ int run_load_command(const LoadOptions& o) {
   signal(SIGTERM, SIG_DFL);
 
   nlohmann::json load = load_summary_json(result);
+  // What the load generator itself cost: its CPU beside the service's, and a
+  // peak memory that does not grow with the run's length.
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  const double user_s = static_cast<double>(self.ru_utime.tv_sec) + self.ru_utime.tv_usec / 1e6;
+  const double sys_s = static_cast<double>(self.ru_stime.tv_sec) + self.ru_stime.tv_usec / 1e6;
+  load["generator"] = {
+      {"cpu_user_s", user_s},
+      {"cpu_sys_s", sys_s},
+      {"cpu_per_request_us",
+       result.completed > 0 ? (user_s + sys_s) * 1e6 / static_cast<double>(result.completed) : 0.0},
+      {"peak_rss_bytes", static_cast<std::uint64_t>(self.ru_maxrss) * 1024}};
   load["url"] = "http://" + spec.url.host_header + spec.url.target;
   load["schedule"] = schedule_json(spec);
   if (!o.load_file.empty()) load["load_file"] = o.load_file;

@@ -133,6 +133,9 @@ nlohmann::json load_summary_json(const LoadResult& result) {
     load["service_" + key] = load["service"][key];
   }
   load["latency_max_us"] = load["latency"]["max_us"];
+  load["latency_mean_us"] = load["latency"]["mean_us"];
+  load["service_max_us"] = load["service"]["max_us"];
+  load["service_mean_us"] = load["service"]["mean_us"];
   nlohmann::json requests = nlohmann::json::array();
   for (const RequestResult& request : result.requests) {
     requests.push_back({{"name", request.name},

@@ -331,17 +331,20 @@ class Server {
   }
 
   void dispatch(const epoll_event& ev) {
-    if (ev.data.u64 == kListenId) return accept_all();
-    if (ev.data.u64 == kSignalId) {
+    // epoll_event is packed on x86-64: its u64 may be misaligned, so it is
+    // copied out rather than bound to a reference (find() takes one).
+    const std::uint64_t id = ev.data.u64;
+    if (id == kListenId) return accept_all();
+    if (id == kSignalId) {
       stopping_ = true;
       return;
     }
-    if (ev.data.u64 == kTimerId) {
+    if (id == kTimerId) {
       std::uint64_t expirations = 0;
       [[maybe_unused]] const auto r = ::read(timer_fd_, &expirations, sizeof expirations);
       return;  // run() applies the due actions after every batch of events
     }
-    const auto it = connections_.find(ev.data.u64);
+    const auto it = connections_.find(id);
     if (it == connections_.end()) return;  // closed earlier in this batch
     Connection& c = *it->second;
     if ((ev.events & (EPOLLERR | EPOLLHUP)) != 0) return close_connection(c, After::kClose);
