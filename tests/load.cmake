@@ -39,3 +39,14 @@ if(TARGET perflab_cli)
                    $<TARGET_FILE:perflab_cli> $<TARGET_FILE:load_test_server>)
   set_tests_properties(load_cli PROPERTIES LABELS "integration;cli" TIMEOUT 120)
 endif()
+
+# No heap allocation per request: counted by perflab::alloc (not under the
+# sanitizers, which replace malloc themselves).
+if(PERFLAB_BUILD_ALLOC)
+  perflab_add_test(load_alloc_test
+    SOURCES load_alloc_test.cc
+    LIBS perflab::load perflab::alloc Threads::Threads)
+  target_compile_definitions(load_alloc_test PRIVATE
+    PERFLAB_LOAD_TEST_SERVER="$<TARGET_FILE:load_test_server>")
+  add_dependencies(load_alloc_test load_test_server)
+endif()
