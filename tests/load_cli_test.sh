@@ -94,6 +94,13 @@ expect_exit 0 "write" -- load --load "$scratch/mix.json" -R 400/1s,0/1s -o "$scr
 [ "$(json "$scratch/mix/summary.json" '[r["requests"] for r in d["load"]["by_request"]]')" = "[300, 100]" ] \
   || fail "mix: $(json "$scratch/mix/summary.json" 'd["load"]["by_request"]')"
 cmp -s "$scratch/mix.json" "$scratch/mix/load.json" || fail "load.json is not the load file"
+# Flags override the load file, for every request of the mix.
+cat > "$scratch/expect.json" << EOF
+{"url": "$url", "connections": 2, "rate": "100/1s,0/1s", "expect": {"status": 201},
+ "requests": [{"name": "a"}, {"name": "b", "expect": {"status": 202}}]}
+EOF
+expect_exit 1 "status 100" -- load --load "$scratch/expect.json" --no-profile
+expect_exit 0 "100 completed" -- load --load "$scratch/expect.json" --expect-status 200 --no-profile
 stop_server
 
 # Errors above --max-error-rate: exit 1, and the profile is still written.
@@ -112,11 +119,13 @@ progress=$("$perflab" load "$url" -d 1500ms -c 2 --no-profile 2>&1)
 grep -q "req/s  p99" <<< "$progress" && fail "progress lines without a terminal"
 stop_server
 
-# Ctrl-C: the run stops, its profile is written and says so, exit 130.
-start_server
+# Ctrl-C: the run stops, its profile is written and says so, exit 130. The
+# signal is sent once requests arrive, so perflab's handler is in place.
+start_server --log-requests "$scratch/requests.log"
 "$perflab" load "$url" -d 60s -c 2 -q -o "$scratch/interrupted" &
 load_pid=$!
-sleep 1
+for _ in $(seq 200); do [ -s "$scratch/requests.log" ] && break; sleep 0.05; done
+sleep 0.2
 kill -INT "$load_pid"
 wait "$load_pid"
 rc=$?

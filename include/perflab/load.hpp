@@ -57,7 +57,7 @@ HttpUrl parse_http_url(std::string_view url);
 /// What counts as a good response. Empty `statuses` means any 2xx.
 struct ResponseExpectation {
   std::vector<int> statuses;
-  std::string body_contains;  // when non-empty, the body (first 64 KiB) must contain it
+  std::string body_contains;  // when non-empty, the body must contain it (searched as it streams)
 };
 
 /// One kind of request of a load. Path and body are templates: `{seq}` (the
@@ -202,11 +202,17 @@ struct LoadRunOptions {
   const std::atomic<bool>* stop = nullptr;  // set to stop early (e.g. from SIGINT)
 };
 
-/// Runs `spec` and returns what it measured. Setup problems throw LoadError
-/// (bad spec; a host that does not resolve). A server that refuses, resets,
-/// stalls or sends garbage is not an exception: those are counted in
-/// LoadResult::errors by kind, and the run still ends on time (every wait has
-/// a timeout). Memory does not grow with the duration.
+/// Runs `spec` and returns what it measured. Every connection is opened
+/// before the clock starts (so the first requests are not late by the time
+/// connecting took). Setup problems throw LoadError: a bad spec, a host that
+/// does not resolve, no server accepting connections at the URL (each address
+/// tried once), more connections than the open-files limit allows (the soft
+/// limit is raised to the hard one first). A server that refuses, resets,
+/// stalls or sends garbage during the run is not an exception: those are
+/// counted in LoadResult::errors by kind, and the run still ends on time
+/// (every wait has a timeout; a stopped run drains for at most 1 s). An
+/// exception from the observer stops the run and is rethrown after the
+/// threads have joined. Memory does not grow with the duration.
 /// Thread-safety: independent runs may proceed concurrently.
 LoadResult run_load(const LoadSpec& spec, const LoadRunOptions& options = {});
 

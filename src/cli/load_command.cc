@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -80,6 +82,22 @@ std::pair<std::string, std::string> split_header(const std::string& header) {
   return {header.substr(0, colon), value};
 }
 
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The load's expectation and every request's own.
+std::vector<ResponseExpectation*> expectations(LoadSpec& spec) {
+  std::vector<ResponseExpectation*> all{&spec.expect};
+  for (RequestSpec& request : spec.requests) {
+    if (request.expect) all.push_back(&*request.expect);
+  }
+  return all;
+}
+
 // The load file first, then every flag given on the command line over it.
 LoadSpec build_spec(const LoadOptions& o) {
   LoadSpec spec;
@@ -94,9 +112,20 @@ LoadSpec build_spec(const LoadOptions& o) {
     spec.connect_timeout_s = parse_duration_s(o.connect_timeout, "--connect-timeout");
   }
   if (o.seed) spec.seed = *o.seed;
-  for (const std::string& header : o.headers) spec.headers.push_back(split_header(header));
-  if (!o.expect_status.empty()) spec.expect.statuses = o.expect_status;
-  if (!o.expect_body.empty()) spec.expect.body_contains = o.expect_body;
+  // A flag replaces what the load file says, for every request of its mix.
+  for (const std::string& header : o.headers) {
+    const auto [name, value] = split_header(header);
+    const auto same_name = [&name = name](const std::pair<std::string, std::string>& h) {
+      return equal_ignoring_case(h.first, name);
+    };
+    std::erase_if(spec.headers, same_name);
+    for (RequestSpec& request : spec.requests) std::erase_if(request.headers, same_name);
+    spec.headers.emplace_back(name, value);
+  }
+  for (ResponseExpectation* expect : expectations(spec)) {
+    if (!o.expect_status.empty()) expect->statuses = o.expect_status;
+    if (!o.expect_body.empty()) expect->body_contains = o.expect_body;
+  }
 
   if (!o.rate.empty()) {
     spec.mode = LoadMode::kOpen;

@@ -1,10 +1,12 @@
 #include "connection.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,7 +18,7 @@
 
 namespace perflab::load_detail {
 
-Endpoint resolve_endpoint(const std::string& host, std::uint16_t port) {
+std::vector<Endpoint> resolve_endpoints(const std::string& host, std::uint16_t port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -27,13 +29,25 @@ Endpoint resolve_endpoint(const std::string& host, std::uint16_t port) {
     throw LoadError("cannot resolve host \"" + host + "\" (" + gai_strerror(error) +
                     "): check the URL");
   }
-  Endpoint endpoint;
-  std::memcpy(&endpoint.address, found->ai_addr, found->ai_addrlen);
-  endpoint.length = found->ai_addrlen;
+  std::vector<Endpoint> endpoints;
+  for (const addrinfo* at = found; at != nullptr; at = at->ai_next) {
+    Endpoint endpoint;
+    std::memcpy(&endpoint.address, at->ai_addr, at->ai_addrlen);
+    endpoint.length = at->ai_addrlen;
+    char numeric[INET6_ADDRSTRLEN] = "?";
+    const void* raw = at->ai_family == AF_INET6
+                          ? static_cast<const void*>(
+                                &reinterpret_cast<const sockaddr_in6*>(at->ai_addr)->sin6_addr)
+                          : static_cast<const void*>(
+                                &reinterpret_cast<const sockaddr_in*>(at->ai_addr)->sin_addr);
+    inet_ntop(at->ai_family, raw, numeric, sizeof numeric);
+    endpoint.description =
+        (at->ai_family == AF_INET6 ? "[" + std::string(numeric) + "]" : std::string(numeric)) +
+        ":" + service;
+    endpoints.push_back(std::move(endpoint));
+  }
   freeaddrinfo(found);
-  const bool v6 = endpoint.address.ss_family == AF_INET6;
-  endpoint.description = (v6 ? "[" + host + "]" : host) + ":" + service;
-  return endpoint;
+  return endpoints;
 }
 
 int start_connect(const Endpoint& endpoint, const Syscalls& syscalls, bool& connected) noexcept {
@@ -62,21 +76,47 @@ int finish_connect(int fd) noexcept {
   return error;
 }
 
-void check_endpoint_reachable(const Endpoint& endpoint, double timeout_s) {
+namespace {
+
+// 0 when `endpoint` accepts a connection within `timeout_s`, else the errno.
+int try_connect(const Endpoint& endpoint, double timeout_s) {
   bool connected = false;
   const int fd = start_connect(endpoint, real_syscalls(), connected);
   int error = fd < 0 ? errno : 0;
   if (fd >= 0 && !connected) {
     pollfd waiting{fd, POLLOUT, 0};
     const int timeout_ms = static_cast<int>(std::ceil(timeout_s * 1000));
-    const int ready = poll(&waiting, 1, timeout_ms);
+    int ready;
+    do {  // a signal (Ctrl-C sets the stop flag) must not read as a failed connect
+      ready = poll(&waiting, 1, timeout_ms);
+    } while (ready < 0 && errno == EINTR);
     error = ready == 0 ? ETIMEDOUT : ready < 0 ? errno : finish_connect(fd);
   }
   if (fd >= 0) close(fd);
-  if (error != 0) {
-    throw LoadError("cannot connect to " + endpoint.description + " (" + std::strerror(error) +
-                    "): is the server running and listening there?");
+  return error;
+}
+
+}  // namespace
+
+Endpoint first_reachable(const std::vector<Endpoint>& endpoints, double timeout_s) {
+  std::string failures;
+  for (const Endpoint& endpoint : endpoints) {
+    const int error = try_connect(endpoint, timeout_s);
+    if (error == 0) return endpoint;
+    failures +=
+        (failures.empty() ? "" : ", ") + endpoint.description + " (" + std::strerror(error) + ")";
   }
+  throw LoadError("cannot connect to " + failures + ": is the server running and listening there?");
+}
+
+std::uint64_t raise_descriptor_limit() noexcept {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return limit.rlim_cur;
 }
 
 }  // namespace perflab::load_detail

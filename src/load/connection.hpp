@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http_response.hpp"
 
@@ -22,14 +23,20 @@ struct Endpoint {
   std::string description;  // "127.0.0.1:8080" for messages
 };
 
-/// Resolves host and port (numeric or by name). Throws LoadError naming the
-/// host when it does not resolve.
-Endpoint resolve_endpoint(const std::string& host, std::uint16_t port);
+/// Resolves host and port (numeric or by name) to every address it has, in
+/// the resolver's order. Throws LoadError naming the host when it does not resolve.
+std::vector<Endpoint> resolve_endpoints(const std::string& host, std::uint16_t port);
 
-/// Connects once, blocking for at most `timeout_s`, and closes again. Throws
-/// LoadError ("cannot connect to ... (Connection refused): is the server
-/// running ...") so a run against nothing fails at once with a clear message.
-void check_endpoint_reachable(const Endpoint& endpoint, double timeout_s);
+/// The first of `endpoints` that accepts a connection (each tried once,
+/// blocking for at most `timeout_s`; "localhost" may be ::1 first while the
+/// server listens on 127.0.0.1). Throws LoadError ("cannot connect to ...
+/// (Connection refused): is the server running ...") when none does, so a run
+/// against nothing fails at once with a clear message.
+Endpoint first_reachable(const std::vector<Endpoint>& endpoints, double timeout_s);
+
+/// Raises the soft limit of open files to the hard limit (a load generator
+/// needs one per connection). Returns the new soft limit.
+std::uint64_t raise_descriptor_limit() noexcept;
 
 struct Connection {
   enum class State : std::uint8_t {
@@ -45,6 +52,7 @@ struct Connection {
   bool wants_write = false;          // EPOLLOUT is registered
   bool queued_idle = false;          // listed in the thread's idle list (open loop)
   bool queued_reconnect = false;     // listed for a reconnect after this round of events
+  bool answered = false;             // a response arrived since this connection was opened
   std::uint16_t kind = 0;            // the request in flight: index into the plan
   std::uint32_t id = 0;              // connection index over the run ({conn})
   int connect_failures = 0;          // consecutive, for the reconnect backoff

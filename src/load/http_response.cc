@@ -22,9 +22,8 @@ ResponseParser& self(http_parser* parser) noexcept {
 
 ResponseParser::ResponseParser() noexcept { reset_connection(); }
 
-void ResponseParser::enable_body_capture(std::size_t limit) {
-  body_ = std::make_unique<char[]>(limit);
-  body_limit_ = limit;
+void ResponseParser::enable_body_search(std::size_t longest_needle) {
+  window_ = std::make_unique<char[]>(2 * longest_needle + 1);
 }
 
 void ResponseParser::reset_connection() noexcept {
@@ -32,17 +31,20 @@ void ResponseParser::reset_connection() noexcept {
   parser_.data = this;
   complete_ = false;
   started_ = false;
-  body_length_ = 0;
+  tail_length_ = 0;
+  found_ = false;
 }
 
-void ResponseParser::expect_response(bool no_body) noexcept {
+void ResponseParser::expect_response(bool no_body, std::string_view needle) noexcept {
   // The parser paused itself at the end of the previous response.
   if (HTTP_PARSER_ERRNO(&parser_) == HPE_PAUSED) http_parser_pause(&parser_, 0);
   no_body_ = no_body;
   complete_ = false;
   started_ = false;
   keep_alive_ = true;
-  body_length_ = 0;
+  needle_ = needle;
+  tail_length_ = 0;
+  found_ = false;
   error_ = "";
 }
 
@@ -58,17 +60,39 @@ int ResponseParser::on_headers_complete(http_parser* parser) {
 
 int ResponseParser::on_body(http_parser* parser, const char* at, std::size_t length) {
   ResponseParser& me = self(parser);
-  const std::size_t room = me.body_limit_ - me.body_length_;
-  const std::size_t take = std::min(room, length);
-  if (take > 0) {
-    std::memcpy(me.body_.get() + me.body_length_, at, take);
-    me.body_length_ += take;
-  }
+  if (!me.found_ && !me.needle_.empty()) me.search_body(at, length);
   return 0;
+}
+
+// Bodies arrive in pieces; a needle may straddle two. The window joins the
+// last needle-1 bytes seen with the new piece's first needle-1 bytes.
+void ResponseParser::search_body(const char* at, std::size_t length) noexcept {
+  const std::size_t keep = needle_.size() - 1;
+  const std::size_t head = std::min(keep, length);
+  char* window = window_.get();
+  std::memcpy(window + tail_length_, at, head);
+  const std::size_t joined = tail_length_ + head;
+  if (std::string_view(window, joined).find(needle_) != std::string_view::npos ||
+      std::string_view(at, length).find(needle_) != std::string_view::npos) {
+    found_ = true;
+    return;
+  }
+  if (length >= keep) {
+    std::memcpy(window, at + length - keep, keep);
+    tail_length_ = keep;
+  } else {  // the window already holds tail + the whole piece: keep its end
+    const std::size_t drop = joined > keep ? joined - keep : 0;
+    std::memmove(window, window + drop, joined - drop);
+    tail_length_ = joined - drop;
+  }
 }
 
 int ResponseParser::on_message_complete(http_parser* parser) {
   ResponseParser& me = self(parser);
+  // 100 Continue, 103 Early Hints: interim; the final response follows.
+  if (parser->status_code >= 100 && parser->status_code < 200 && parser->status_code != 101) {
+    return 0;
+  }
   me.complete_ = true;
   me.keep_alive_ = http_should_keep_alive(parser) != 0;
   // Stop at the response's end, so bytes after it are seen as what they are.
@@ -121,12 +145,6 @@ ResponseParser::Progress ResponseParser::feed_eof() noexcept {
   }
   if (progress == Progress::kIncomplete) error_ = "connection closed before the response ended";
   return Progress::kError;
-}
-
-bool ResponseParser::body_contains(std::string_view needle) const noexcept {
-  if (needle.empty()) return true;
-  const std::string_view body(body_.get(), body_length_);
-  return body.find(needle) != std::string_view::npos;
 }
 
 }  // namespace perflab::load_detail

@@ -28,6 +28,7 @@ constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t kScanPeriodNs = 10'000'000;
 constexpr std::int64_t kReconnectBackoffFirstNs = 10'000'000;
 constexpr std::int64_t kReconnectBackoffMaxNs = 500'000'000;
+constexpr std::int64_t kStopDrainNs = 1'000'000'000;
 
 std::int64_t seconds_to_ns(double seconds) { return std::llround(seconds * 1e9); }
 
@@ -54,7 +55,7 @@ LoadThread::LoadThread(const LoadPlan& plan, int thread_index, std::uint32_t fir
     if (plan.render_capacity > 0) {
       connection.out_buffer = std::make_unique<char[]>(plan.render_capacity);
     }
-    if (plan.body_capture > 0) connection.parser.enable_body_capture(plan.body_capture);
+    if (plan.longest_needle > 0) connection.parser.enable_body_search(plan.longest_needle);
   }
   if (plan.requests.size() > 1) {
     totals_.requests.reserve(plan.requests.size());
@@ -120,12 +121,11 @@ void LoadThread::reconnect_queued(std::int64_t now) {
 }
 
 void LoadThread::connection_failed(Connection& connection, LoadErrorKind kind, std::int64_t now) {
-  if (kind == LoadErrorKind::kConnect) {
-    ++connection.connect_failures;
-    count_error(kind, nullptr);
-  } else {
-    count_error(kind, connection.in_flight() ? &connection : nullptr);
-  }
+  // A connection that fails before its first response backs off like a
+  // refused connect: a server that accepts and drops at once is not spun on.
+  if (kind == LoadErrorKind::kConnect || !connection.answered) ++connection.connect_failures;
+  count_error(kind,
+              kind != LoadErrorKind::kConnect && connection.in_flight() ? &connection : nullptr);
   close_connection(connection);
   reconnect_later(connection, now);
 }
@@ -159,11 +159,11 @@ void LoadThread::begin_connect(Connection& connection, std::int64_t now) {
 }
 
 void LoadThread::on_connected(Connection& connection, std::int64_t now) {
-  connection.connect_failures = 0;
+  connection.answered = false;
   connection.state = Connection::State::kIdle;
   ++totals_.connects;
   if (connection.wants_write) set_wants_write(connection, false);
-  next_request(connection, now);
+  if (!connecting_before_start_) next_request(connection, now);
 }
 
 void LoadThread::set_wants_write(Connection& connection, bool wanted) {
@@ -223,7 +223,7 @@ void LoadThread::send_request(Connection& connection, std::uint64_t seq, std::in
     connection.out = connection.out_buffer.get();
   }
   connection.out_sent = 0;
-  connection.parser.expect_response(request.renderer.expects_no_body());
+  connection.parser.expect_response(request.renderer.expects_no_body(), request.body_needle);
   // The clock is read here, not at the top of the loop, so service time does
   // not include the handling of other connections' events.
   const std::int64_t sent = now_ns();
@@ -342,10 +342,15 @@ void LoadThread::on_response(Connection& connection, std::int64_t now) {
   const int status = connection.parser.status_code();
   const bool good = status >= 0 && static_cast<std::size_t>(status) < request.good_status.size() &&
                     request.good_status.test(static_cast<std::size_t>(status)) &&
-                    connection.parser.body_contains(request.body_needle);
+                    connection.parser.body_matched();
   --in_flight_;
   connection.state = Connection::State::kIdle;
+  connection.answered = true;
+  connection.connect_failures = 0;
   totals_.last_response_ns = now;
+  // The server answered before it had the whole request (an early error, say):
+  // the rest can no longer be sent on this connection, nor a next request.
+  const bool request_unfinished = connection.out_sent < connection.out_length;
   if (good) {
     const std::int64_t latency = now - connection.due_ns;
     const std::int64_t service = now - connection.sent_ns;
@@ -365,7 +370,7 @@ void LoadThread::on_response(Connection& connection, std::int64_t now) {
     ++interval_errors_;
     if (!totals_.requests.empty()) ++totals_.requests[connection.kind].errors;
   }
-  if (!connection.parser.keep_alive()) {
+  if (!connection.parser.keep_alive() || request_unfinished) {
     close_connection(connection);
     reconnect_later(connection, now);
     return;
@@ -441,10 +446,30 @@ void LoadThread::wait_for_events(std::int64_t until_ns) {
   answered_.clear();
 }
 
+// Opens every connection before the run starts (bounded by the connect
+// timeout), so the first requests are not late by the time connecting took.
+void LoadThread::connect_before_start() {
+  connecting_before_start_ = true;
+  std::int64_t now = now_ns();
+  for (Connection& connection : connections_) begin_connect(connection, now);
+  const std::int64_t deadline = now + plan_.connect_timeout_ns;
+  const auto connecting = [this] {
+    return std::any_of(connections_.begin(), connections_.end(), [](const Connection& c) {
+      return c.state == Connection::State::kConnecting;
+    });
+  };
+  while (now < deadline && connecting()) {
+    wait_for_events(std::min(deadline, now + kScanPeriodNs));
+    now = now_ns();
+  }
+  connecting_before_start_ = false;
+}
+
 void LoadThread::run(StartSignal& start) noexcept {
   // Precise wakeups for open-loop sends: the default 50 us timer slack would
   // add itself to every sleep.
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  connect_before_start();
   start.ready.fetch_add(1, std::memory_order_acq_rel);
   while ((start_ns_ = start.start_ns.load(std::memory_order_acquire)) == 0) {
     std::this_thread::yield();
@@ -453,6 +478,7 @@ void LoadThread::run(StartSignal& start) noexcept {
     mailbox_.finished.store(true, std::memory_order_release);
     return;
   }
+  abort_ = &start.abort;
   end_ns_ = start_ns_ + plan_.duration_ns;
   next_interval_ns_ = start_ns_ + plan_.interval_ns;
   if (plan_.mode == LoadMode::kOpen) {
@@ -463,7 +489,9 @@ void LoadThread::run(StartSignal& start) noexcept {
                        : kNever;
   }
   std::int64_t now = now_ns();
-  for (Connection& connection : connections_) begin_connect(connection, now);
+  for (Connection& connection : connections_) {
+    if (connection.state == Connection::State::kIdle) next_request(connection, now);
+  }
 
   std::int64_t next_scan_ns = now + kScanPeriodNs;
   std::int64_t drain_deadline_ns = kNever;
@@ -474,11 +502,17 @@ void LoadThread::run(StartSignal& start) noexcept {
       next_interval_ns_ += plan_.interval_ns;
     }
     if (!sending_over_) {
-      const bool stopped = stop_ != nullptr && stop_->load(std::memory_order_relaxed);
+      // Requests due by now go out before the end is checked: a wakeup a
+      // little late must not turn them into unsent ones.
+      if (plan_.mode == LoadMode::kOpen) dispatch_due(now);
+      const bool stopped = (stop_ != nullptr && stop_->load(std::memory_order_relaxed)) ||
+                           abort_->load(std::memory_order_relaxed);
       if (stopped || now >= end_ns_ || (plan_.mode == LoadMode::kOpen && next_seq_ >= seq_limit_)) {
         sending_over_ = true;
         totals_.interrupted = stopped;
-        drain_deadline_ns = now + plan_.timeout_ns;
+        // Stopped by hand: wait a little for answers, not a whole timeout.
+        drain_deadline_ns =
+            now + (stopped ? std::min(plan_.timeout_ns, kStopDrainNs) : plan_.timeout_ns);
         if (plan_.mode == LoadMode::kOpen && next_seq_ < seq_limit_) {
           // Due before the end but never sent: the run fell this far behind.
           const std::uint64_t threads = static_cast<std::uint64_t>(plan_.threads);
@@ -493,8 +527,6 @@ void LoadThread::run(StartSignal& start) noexcept {
           }
           totals_.unsent = unsent;
         }
-      } else if (plan_.mode == LoadMode::kOpen) {
-        dispatch_due(now);
       }
     }
     if (sending_over_ && (in_flight_ == 0 || now >= drain_deadline_ns)) break;

@@ -44,7 +44,7 @@ struct LoadPlan {
   std::int64_t interval_ns = 1'000'000'000;
   std::uint64_t seed = 1;
   std::size_t render_capacity = 0;  // largest templated request; 0 when all are static
-  std::size_t body_capture = 0;     // bytes of body kept for checks; 0 when none
+  std::size_t longest_needle = 0;   // longest body check; 0 when none
   const Syscalls* syscalls = nullptr;
 };
 
@@ -81,6 +81,7 @@ struct ThreadTotals {
 struct StartSignal {
   std::atomic<std::int64_t> start_ns{0};
   std::atomic<int> ready{0};
+  std::atomic<bool> abort{false};  // the run failed on the main thread: stop now
 };
 
 class LoadThread {
@@ -124,6 +125,7 @@ class LoadThread {
   void count_error(LoadErrorKind kind, const Connection* connection);
   void publish_interval(std::int64_t index);
   void wait_for_events(std::int64_t until_ns);
+  void connect_before_start();
 
   const LoadPlan& plan_;
   const int thread_index_;
@@ -145,10 +147,12 @@ class LoadThread {
   std::int64_t end_ns_ = 0;
   std::int64_t next_interval_ns_ = 0;
   std::int64_t interval_index_ = 0;
-  std::uint64_t next_seq_ = 0;    // open: schedule index; closed: local counter
-  std::uint64_t seq_limit_ = 0;   // open: the schedule's request count
-  std::int64_t next_due_ns_ = 0;  // open: due time of next_seq_
-  bool sending_over_ = false;     // past the end: no new requests
+  std::uint64_t next_seq_ = 0;            // open: schedule index; closed: local counter
+  std::uint64_t seq_limit_ = 0;           // open: the schedule's request count
+  std::int64_t next_due_ns_ = 0;          // open: due time of next_seq_
+  bool sending_over_ = false;             // past the end: no new requests
+  bool connecting_before_start_ = false;  // connections open, but nothing is sent yet
+  const std::atomic<bool>* abort_ = nullptr;
   int in_flight_ = 0;
 };
 

@@ -1,6 +1,8 @@
 // run_load: builds the plan, starts the load threads together, collects
 // their interval histograms once per interval (for the observer and the
 // totals), and merges what they counted after they join.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,9 +19,6 @@
 namespace perflab {
 namespace load_detail {
 namespace {
-
-// A body check looks at this much of the body; the rest is not kept.
-constexpr std::size_t kBodyCaptureLimit = 64 * 1024;
 
 std::int64_t to_ns(double seconds) { return std::llround(seconds * 1e9); }
 
@@ -55,10 +54,9 @@ LoadPlan make_plan(const LoadSpec& spec, const LoadRunOptions& options, const Sy
       plan.render_capacity =
           std::max(plan.render_capacity, plan.requests.back().renderer.max_size());
     }
-    if (!plan.requests.back().body_needle.empty()) plan.body_capture = kBodyCaptureLimit;
+    plan.longest_needle = std::max(plan.longest_needle, plan.requests.back().body_needle.size());
   }
   plan.cycle = weighted_cycle(weights);
-  plan.endpoint = resolve_endpoint(spec.url.host, spec.url.port);
   plan.mode = spec.mode;
   plan.schedule = spec.mode == LoadMode::kOpen ? spec.schedule : std::nullopt;
   plan.threads = spec.threads;
@@ -71,6 +69,23 @@ LoadPlan make_plan(const LoadSpec& spec, const LoadRunOptions& options, const Sy
   plan.seed = spec.seed;
   plan.syscalls = &syscalls;
   return plan;
+}
+
+// Each connection is a descriptor; running out of them mid-run would look like
+// a server refusing connections, so the soft limit is raised when that is
+// enough, and the run refused before it starts when it is not.
+void check_descriptor_limit(int connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  constexpr rlim_t kSpare = 64;  // epoll, files, the profile being written
+  const auto needed = static_cast<rlim_t>(connections) + kSpare;
+  if (needed <= limit.rlim_cur) return;
+  limit.rlim_cur = static_cast<rlim_t>(raise_descriptor_limit());
+  if (needed <= limit.rlim_cur) return;
+  throw LoadError(std::to_string(connections) + " connections need about " +
+                  std::to_string(needed) + " file descriptors, but the limit is " +
+                  std::to_string(limit.rlim_cur) + ": raise it (ulimit -n " +
+                  std::to_string(needed) + ") or use fewer connections");
 }
 
 double wall_clock_s() {
@@ -192,8 +207,10 @@ void merge_thread(const ThreadTotals& totals, LoadResult& result) {
 
 LoadResult run_load_with(const LoadSpec& spec, const LoadRunOptions& options,
                          const Syscalls& syscalls) {
-  const LoadPlan plan = make_plan(spec, options, syscalls);
-  check_endpoint_reachable(plan.endpoint, spec.connect_timeout_s);
+  LoadPlan plan = make_plan(spec, options, syscalls);
+  plan.endpoint =
+      first_reachable(resolve_endpoints(spec.url.host, spec.url.port), spec.connect_timeout_s);
+  check_descriptor_limit(plan.connections);
 
   std::vector<std::unique_ptr<IntervalMailbox>> mailboxes;
   std::vector<std::unique_ptr<LoadThread>> workers;
@@ -232,11 +249,20 @@ LoadResult run_load_with(const LoadSpec& spec, const LoadRunOptions& options,
     result.requests.push_back(std::move(kind));
   }
   const std::int64_t start_ns = now_ns();
-  if (options.observer != nullptr) options.observer->on_start(wall_clock_s());
-  start.start_ns.store(start_ns, std::memory_order_release);
-
-  IntervalCollector collector(mailboxes, options.observer, start_ns, plan.interval_ns, result);
-  while (collector.collect_next()) {
+  try {
+    if (options.observer != nullptr) options.observer->on_start(wall_clock_s());
+    start.start_ns.store(start_ns, std::memory_order_release);
+    IntervalCollector collector(mailboxes, options.observer, start_ns, plan.interval_ns, result);
+    while (collector.collect_next()) {
+    }
+  } catch (...) {
+    // An observer that failed (a full disk under latency.hlog) ends the run;
+    // the threads are told, and joined before the error goes on.
+    std::int64_t unstarted = 0;
+    start.start_ns.compare_exchange_strong(unstarted, -1);
+    start.abort.store(true);
+    for (std::thread& thread : threads) thread.join();
+    throw;
   }
   for (std::thread& thread : threads) thread.join();
 
@@ -254,7 +280,8 @@ LoadResult run_load_with(const LoadSpec& spec, const LoadRunOptions& options,
   result.duration_s = static_cast<double>(plan.duration_ns) / 1e9;
   result.elapsed_s = static_cast<double>(last_response_ns - start_ns) / 1e9;
   if (plan.mode == LoadMode::kOpen) result.target_rate = plan.schedule->mean_rate();
-  const double planned = result.duration_s;
+  // An interrupted run is judged on the time it ran, not on the plan.
+  const double planned = result.interrupted ? result.elapsed_s : result.duration_s;
   result.achieved_rate = planned > 0 ? static_cast<double>(result.completed) / planned : 0;
   result.throughput_rps =
       result.elapsed_s > 0 ? static_cast<double>(result.completed) / result.elapsed_s : 0;
