@@ -62,14 +62,22 @@ extern "C" void on_interrupt(int) {
   signal(SIGTERM, SIG_DFL);
 }
 
+// The file's bytes; nullopt when it cannot be read.
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) return std::nullopt;
+  return text.str();
+}
+
 std::string read_body_argument(const std::string& body) {
   if (body.empty() || body[0] != '@') return body;
   const std::string path = body.substr(1);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw LoadError("--body: cannot read \"" + path + "\" (give @FILE of a readable file)");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::optional<std::string> text = read_file(path);
+  if (!text)
+    throw LoadError("--body: cannot read \"" + path + "\" (give @FILE of a readable file)");
+  return std::move(*text);
 }
 
 std::pair<std::string, std::string> split_header(const std::string& header) {
@@ -233,13 +241,8 @@ int run_load_command(const LoadOptions& o) {
     throw LoadError("--max-error-rate: must be between 0 and 1");
   }
   const LoadSpec spec = build_spec(o);
-  std::string load_text;
-  if (!o.load_file.empty()) {
-    std::ifstream in(o.load_file, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    load_text = text.str();
-  }
+  // Kept in the profile, so the run can be made again (parse_load_file read it already).
+  const std::string load_text = o.load_file.empty() ? "" : read_file(o.load_file).value_or("");
 
   std::optional<ProfileWriter> writer;
   if (!o.no_profile) {

@@ -187,19 +187,29 @@ void check_request_name(const std::string& name, const std::string& field) {
   }
 }
 
-std::string read_body_file(const std::filesystem::path& path, const std::string& field) {
-  auto cannot_read = [&](int error) {
-    fail(field, "cannot read " + in_quotes(path.string()) + " (" + std::strerror(error) + ")");
-  };
+// The whole file, or the errno that stopped reading it.
+std::string read_whole_file(const std::filesystem::path& path, int& error) {
+  error = 0;
   std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) cannot_read(errno);
+  if (file == nullptr) {
+    error = errno;
+    return {};
+  }
   std::string text;
   char buffer[65536];
   std::size_t n = 0;
   while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
-  const int error = std::ferror(file) != 0 ? errno : 0;
+  if (std::ferror(file) != 0) error = errno != 0 ? errno : EIO;
   std::fclose(file);
-  if (error != 0) cannot_read(error);
+  return text;
+}
+
+std::string read_body_file(const std::filesystem::path& path, const std::string& field) {
+  int error = 0;
+  std::string text = read_whole_file(path, error);
+  if (error != 0) {
+    fail(field, "cannot read " + in_quotes(path.string()) + " (" + std::strerror(error) + ")");
+  }
   return text;
 }
 
@@ -524,16 +534,8 @@ LoadSpec parse_load_json(const json& json_value, const std::filesystem::path& ba
 
 LoadSpec parse_load_file(const std::filesystem::path& path) {
   const std::string name = path.string();
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    throw LoadError(name + ": cannot read the load file (" + std::strerror(errno) + ")");
-  }
-  std::string text;
-  char buffer[65536];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
-  const int error = std::ferror(file) != 0 ? errno : 0;
-  std::fclose(file);
+  int error = 0;
+  const std::string text = read_whole_file(path, error);
   if (error != 0) {
     throw LoadError(name + ": cannot read the load file (" + std::strerror(error) + ")");
   }
