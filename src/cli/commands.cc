@@ -20,7 +20,7 @@ void add_version_command(CLI::App& app, int& exit_code) {
 #elif defined(__GNUC__)
     fmt::print("compiler: g++ {}.{}.{}\n", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
 #endif
-    fmt::print("components: pool histogram alloc profile load{}\n",
+    fmt::print("components: pool histogram alloc profile load compare{}\n",
 #ifdef PERFLAB_HAVE_TRACK
                " track"
 #else
@@ -42,6 +42,7 @@ const std::vector<CommandRegistrar>& command_registrars() {
   static const std::vector<CommandRegistrar> registrars = [] {
     std::vector<CommandRegistrar> all = {&add_version_command};
     register_load_commands(all);
+    register_compare_commands(all);
 #ifdef PERFLAB_HAVE_TRACK
     register_track_commands(all);
 #endif

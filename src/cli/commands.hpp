@@ -20,6 +20,9 @@ const std::vector<CommandRegistrar>& command_registrars();
 /// Set once by main before parsing.
 std::vector<std::string>& invocation();
 
+/// Adds `compare` (compare_command.cc).
+void register_compare_commands(std::vector<CommandRegistrar>& out);
+
 /// Adds `load` (load_command.cc).
 void register_load_commands(std::vector<CommandRegistrar>& out);
 

@@ -1,0 +1,263 @@
+// perflab::compare: is the candidate better than the base, by how much, and
+// can a noisy machine tell? Statistics on repeated samples (log-ratio
+// Hodges-Lehmann estimate with a distribution-free confidence interval,
+// Mann-Whitney U or Wilcoxon signed-rank, Holm-Bonferroni over the gated
+// criteria), the criteria language of DESIGN.md, and the three-way verdict a
+// CI job acts on.
+//
+//   Comparison c = compare_profiles(read_compare_input("profiles/before"),
+//                                   read_compare_input("profiles/after"),
+//                                   parse_criteria({"allocs_per_op <= -30%"}), {});
+//   fmt::print("{}", format_comparison_text(c));
+//   return exit_code(c.verdict);   // 0 pass, 1 fail, 3 inconclusive
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "perflab/profile.hpp"
+
+namespace perflab {
+
+/// Bad input to compare: a missing or corrupt profile, an unknown schema, an
+/// unknown metric in a criterion, runs that cannot be compared. The message
+/// names the file and field; the CLI exits 2.
+class CompareError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// ---------------------------------------------------------------------------
+// Statistics (src/compare/statistics.cc)
+// ---------------------------------------------------------------------------
+
+/// How a change is measured: as a ratio (log scale; every sample must be > 0)
+/// or, for figures that can be 0 (error_rate, leaked_bytes), as a difference.
+enum class ChangeScale { kRatio, kDifference };
+
+/// The estimated change from base to candidate, with its confidence interval.
+struct ShiftEstimate {
+  ChangeScale scale = ChangeScale::kRatio;
+  /// kRatio: candidate / base (1.10 = 10% higher). kDifference: candidate - base.
+  double estimate = 0;
+  double low = 0;  // confidence interval, at confidence 1 - alpha
+  double high = 0;
+  double confidence = 0;  // the interval's actual coverage (>= 1 - alpha when achievable)
+  double p_value = 1;     // two-sided, of "no change"
+  std::size_t n_base = 0;
+  std::size_t n_candidate = 0;
+  bool paired = false;  // Wilcoxon signed-rank on pairs instead of Mann-Whitney U
+  /// false when the sample counts cannot reach alpha at all (n = 4 per side
+  /// cannot reach 0.01): the interval is then the widest available and the
+  /// change can never be called significant.
+  bool feasible = true;
+  double min_p_value = 0;  // the smallest p-value these sample counts can give
+  std::string method;      // "hodges-lehmann/mann-whitney", "exact", ...
+};
+
+/// Compares two independent samples (Mann-Whitney U, exact for small samples
+/// without ties, normal approximation with tie correction otherwise; the
+/// estimate is the Hodges-Lehmann median of pairwise log-ratios or
+/// differences, the interval from the U distribution's critical values).
+/// With one sample per side: the plain ratio, interval equal to it, p = 1,
+/// feasible = false. Throws CompareError for empty samples, non-finite values,
+/// values <= 0 on the ratio scale, or alpha outside (0, 1).
+ShiftEstimate compare_independent(std::span<const double> base, std::span<const double> candidate,
+                                  double alpha, ChangeScale scale);
+
+/// Compares paired samples (base[i] ran next to candidate[i], interleaved):
+/// Wilcoxon signed-rank on the per-pair log-ratios (or differences), the
+/// estimate the median of their Walsh averages. REQUIRES equal lengths
+/// (CompareError otherwise).
+ShiftEstimate compare_paired(std::span<const double> base, std::span<const double> candidate,
+                             double alpha, ChangeScale scale);
+
+/// Holm-Bonferroni: which of `p_values` are significant with the family-wise
+/// error rate held at alpha.
+std::vector<bool> holm_bonferroni(std::span<const double> p_values, double alpha);
+
+/// The smallest two-sided p-value Mann-Whitney U can give for these sample
+/// counts (2 / C(n1 + n2, n1)), and the Wilcoxon signed-rank one for n pairs (2 / 2^n).
+double min_p_value_independent(std::size_t n_base, std::size_t n_candidate);
+double min_p_value_paired(std::size_t n_pairs);
+
+/// The median and a distribution-free confidence interval for it (order
+/// statistics of the binomial), for absolute bounds on one side's figure.
+struct MedianInterval {
+  double median = 0;
+  double low = 0;
+  double high = 0;
+};
+MedianInterval median_interval(std::span<const double> samples, double alpha);
+
+// ---------------------------------------------------------------------------
+// Metrics and criteria (src/compare/criteria.cc)
+// ---------------------------------------------------------------------------
+
+/// Which way is better for a figure.
+enum class Better { kLower, kHigher, kNeither };
+
+/// What compare knows of a metric name.
+struct MetricInfo {
+  std::string name;  // "allocs_per_op"
+  std::string unit;  // "allocs", "us", "req/s", "B", "", ...
+  Better better = Better::kLower;
+  ChangeScale scale = ChangeScale::kRatio;
+  bool deterministic = false;  // the same build gives the same value: compared exactly
+};
+
+/// DESIGN.md's canonical metrics (throughput_rps, latency_p50_us, ...,
+/// allocs_per_op, cpu_per_op_us, pool_hit_rate ...). Unknown names: nullopt.
+std::optional<MetricInfo> find_metric(std::string_view name);
+/// Every canonical metric, in report order.
+const std::vector<MetricInfo>& canonical_metrics();
+
+/// `METRIC OP VALUE`: OP one of <= >= < >; VALUE a relative change ("-30%",
+/// "+10%", "+0%") or an absolute bound on the candidate ("2000", "1.5e3").
+struct Criterion {
+  std::string text;  // as written, for reports
+  std::string metric;
+  enum class Op { kLessEqual, kGreaterEqual, kLess, kGreater } op = Op::kLessEqual;
+  double value = 0;  // relative: the fraction (-0.30); absolute: the bound
+  bool relative = false;
+};
+
+/// Parses one criterion. Throws CompareError naming the text and the problem
+/// (unknown metric, with the known ones and the closest name; bad operator;
+/// bad number; trailing text; a relative bound on a difference-scale metric,
+/// which must be absolute; a relative fall of 100% or more on a ratio-scale one).
+Criterion parse_criterion(std::string_view text);
+std::vector<Criterion> parse_criteria(const std::vector<std::string>& texts);
+
+enum class Verdict { kPass, kFail, kInconclusive };
+const char* verdict_name(Verdict verdict) noexcept;  // "pass", "fail", "inconclusive"
+
+/// The outcome of one criterion and why, in words.
+struct CriterionResult {
+  Criterion criterion;
+  Verdict verdict = Verdict::kInconclusive;
+  std::string
+      reason;  // "pass: the whole 95% interval of the change (-41.2% .. -35.0%) is within <= -30%"
+};
+
+/// Evaluates a relative criterion against a change estimated on `metric`'s
+/// scale (DESIGN.md: passes when the whole interval satisfies it, fails when
+/// the whole interval violates it, inconclusive otherwise; an infeasible
+/// estimate, whose sample counts cannot reach alpha, is always inconclusive).
+CriterionResult evaluate_relative(const Criterion& criterion, const MetricInfo& metric,
+                                  const ShiftEstimate& change);
+/// Evaluates an absolute bound on the candidate's figure: passes when the
+/// whole interval of its median satisfies the bound, fails when the whole
+/// interval violates it.
+CriterionResult evaluate_absolute(const Criterion& criterion, const MetricInfo& metric,
+                                  const MedianInterval& candidate);
+/// Deterministic figures: compared exactly (the medians), no interval.
+CriterionResult evaluate_exact(const Criterion& criterion, const MetricInfo& metric, double base,
+                               double candidate);
+
+// ---------------------------------------------------------------------------
+// What is compared (src/compare/inputs.cc)
+// ---------------------------------------------------------------------------
+
+/// The samples of one metric on one side: one value per repetition.
+struct MetricSamples {
+  std::string group;   // "" for a profile; the benchmark's name in a benchmark set
+  std::string metric;  // canonical name (find_metric knows it)
+  std::vector<double> values;
+};
+
+/// One side of a comparison.
+struct CompareInput {
+  std::string path;
+  enum class Kind { kProfile, kBenchmarkJson } kind = Kind::kProfile;
+  std::vector<MetricSamples> metrics;  // in report order
+  /// Profiles: how the load was made (mode, rate, connections, url path), to
+  /// refuse comparing runs of different loads. Null when there was no load.
+  nlohmann::json load;
+  std::optional<AllocProfile> allocs;  // when the profile has allocs.pb.gz
+};
+
+/// Reads a profile directory (its summary.json: the `samples` group when
+/// present, else one value per canonical metric from the groups; and
+/// allocs.pb.gz when present) or a Google Benchmark JSON file
+/// (--benchmark_out: per benchmark, the iteration runs' real_time_ns,
+/// cpu_time_ns, items_per_second, bytes_per_second, allocs_per_iteration).
+/// Throws CompareError naming the file and field: missing or unreadable,
+/// not JSON, an unknown schema version, a field of the wrong type, no metric
+/// at all.
+CompareInput read_compare_input(const std::filesystem::path& path);
+
+// ---------------------------------------------------------------------------
+// The comparison (src/compare/comparison.cc) and its reports
+// ---------------------------------------------------------------------------
+
+struct CompareOptions {
+  double alpha = 0.05;  // significance level and 1 - confidence of intervals
+  bool paired = false;  // samples ran interleaved (A B A B): Wilcoxon on pairs
+  bool allow_different_loads = false;
+  std::size_t top_sites = 10;  // allocation sites that changed, in the report
+};
+
+/// One metric of one group, base against candidate.
+struct MetricComparison {
+  std::string group;
+  MetricInfo metric;
+  std::vector<double> base;
+  std::vector<double> candidate;
+  double base_median = 0;
+  double candidate_median = 0;
+  bool exact = false;        // deterministic, constant on each side: compared exactly
+  ShiftEstimate change;      // at options.alpha
+  bool significant = false;  // p < alpha and the interval excludes no change
+};
+
+/// An allocation site (by its most useful frame) whose counts changed.
+struct SiteChange {
+  std::string site;  // "function (file:line)" or the module
+  std::uint64_t base_allocs = 0;
+  std::uint64_t candidate_allocs = 0;
+  std::uint64_t base_bytes = 0;
+  std::uint64_t candidate_bytes = 0;
+};
+
+struct Comparison {
+  std::string base_path;
+  std::string candidate_path;
+  CompareOptions options;
+  std::vector<MetricComparison> rows;
+  /// Benchmark sets: per metric, the geometric mean over groups of the
+  /// medians and of the change (estimate only).
+  std::vector<MetricComparison> geomeans;
+  std::vector<CriterionResult> criteria;
+  std::vector<SiteChange> sites;
+  Verdict verdict = Verdict::kPass;  // no criteria: pass (a report only)
+  std::vector<std::string> notes;    // what the reader should know (infeasible counts, ...)
+};
+
+/// Compares every metric both sides have, evaluates `criteria` (Holm-Bonferroni
+/// over the relative ones: the k-th smallest p-value of m is judged at
+/// alpha / (m - k)), and finds the allocation sites that changed most.
+/// Throws CompareError when a criterion's metric is on neither side or on one
+/// side only, or when the profiles ran different loads (unless allowed).
+Comparison compare_inputs(const CompareInput& base, const CompareInput& candidate,
+                          const std::vector<Criterion>& criteria, const CompareOptions& options);
+
+/// 0 pass, 1 fail, 3 inconclusive (or 0 / 1 when `inconclusive_exit` says so).
+int verdict_exit_code(Verdict verdict, int inconclusive_exit = 3) noexcept;
+
+/// Reports: an aligned text table, GitHub-flavoured markdown (a CI job
+/// summary or pull-request comment), and JSON (every figure).
+std::string format_comparison_text(const Comparison& comparison);
+std::string format_comparison_markdown(const Comparison& comparison);
+nlohmann::json comparison_json(const Comparison& comparison);
+
+}  // namespace perflab

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# perflab compare, the command: exit codes 0 pass, 1 fail, 2 bad input,
+# 3 inconclusive (and --inconclusive), the three formats.
+# Usage: compare_cli_test.sh PERFLAB
+set -uo pipefail
+perflab=$1
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+expect_exit() {  # expect_exit CODE PATTERN -- ARGS...
+  local code=$1 pattern=$2
+  shift 3
+  local out rc
+  out=$("$perflab" "$@" 2>&1)
+  rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    fail "perflab $* exited $rc, expected $code"$'\n'"$out"
+  elif ! grep -Eq -- "$pattern" <<< "$out"; then
+    fail "perflab $* printed no /$pattern/"$'\n'"$out"
+  else
+    echo "ok: perflab $* -> $rc"
+  fi
+}
+
+profile() {  # profile DIR THROUGHPUT... : a profile with throughput samples and fixed allocs
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  local list
+  list=$(IFS=,; echo "$*")
+  cat > "$dir/summary.json" << EOF
+{"schema": "perflab.profile/1", "load": {"mode": "open", "connections": 8},
+ "samples": {"throughput_rps": [$list], "allocs_per_op": [12, 12, 12, 12, 12, 12, 12, 12]}}
+EOF
+}
+
+profile "$scratch/base" 1000 1010 990 1005 995 1002 998 1008
+profile "$scratch/faster" 1300 1310 1290 1305 1295 1302 1298 1308
+profile "$scratch/same" 1001 1009 991 1004 996 1003 997 1007
+profile "$scratch/few-base" 1000 1010 990 1005
+profile "$scratch/few-faster" 1100 1110 1090 1105
+
+expect_exit 0 "criteria: PASS" -- compare "$scratch/base" "$scratch/faster" --criteria 'throughput_rps >= +25%'
+expect_exit 1 "criteria: FAIL" -- compare "$scratch/base" "$scratch/same" --criteria 'throughput_rps >= +10%'
+expect_exit 0 "throughput_rps" -- compare "$scratch/base" "$scratch/same"
+expect_exit 3 "INCONCLUSIVE" -- compare "$scratch/few-base" "$scratch/few-faster" --alpha 0.01 --criteria 'throughput_rps >= +5%'
+expect_exit 0 "INCONCLUSIVE" -- compare "$scratch/few-base" "$scratch/few-faster" --alpha 0.01 --criteria 'throughput_rps >= +5%' --inconclusive pass
+expect_exit 1 "INCONCLUSIVE" -- compare "$scratch/few-base" "$scratch/few-faster" --alpha 0.01 --criteria 'throughput_rps >= +5%' --inconclusive fail
+expect_exit 0 "^\| throughput_rps \|" -- compare "$scratch/base" "$scratch/faster" --format markdown
+expect_exit 0 '"verdict": "pass"' -- compare "$scratch/base" "$scratch/faster" --format json --criteria 'allocs_per_op <= +0%'
+
+# Bad input: exit 2 with the file or the criterion named.
+expect_exit 2 "perflab: error: .*nowhere" -- compare "$scratch/nowhere" "$scratch/base"
+expect_exit 2 "perflab: error: .*throughput_rsp.*did you mean throughput_rps" -- compare "$scratch/base" "$scratch/faster" --criteria 'throughput_rsp >= +25%'
+mkdir -p "$scratch/corrupt" && echo '{"schema": ' > "$scratch/corrupt/summary.json"
+expect_exit 2 "perflab: error: .*corrupt/summary.json" -- compare "$scratch/corrupt" "$scratch/base"
+expect_exit 2 "perflab: error: .*--format" -- compare "$scratch/base" "$scratch/faster" --format html5
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all compare CLI checks passed"
