@@ -55,10 +55,24 @@ grep "tests passed" build-clang/ctest.log
 for sanitizer in thread address,undefined; do
   dir="build-san-${sanitizer%%,*}"
   step "sanitizer build: $sanitizer (clang, -Werror), tests labelled 'sanitize'"
+  fuzzers=OFF
+  [ "$sanitizer" = address,undefined ] && fuzzers=ON
   cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPERFLAB_SANITIZE="$sanitizer" -DPERFLAB_WERROR=ON -DPERFLAB_BUILD_EXAMPLES=OFF > /dev/null
+    -DPERFLAB_SANITIZE="$sanitizer" -DPERFLAB_WERROR=ON -DPERFLAB_BUILD_EXAMPLES=OFF \
+    -DPERFLAB_BUILD_FUZZERS=$fuzzers > /dev/null
   cmake --build "$dir" -j "$jobs"
   ctest --test-dir "$dir" -L sanitize --output-on-failure -j "$jobs"
+done
+
+step "fuzz the parsers briefly (libFuzzer + ASan/UBSan; the kept corpus replays in every build)"
+for fuzzer in build-san-address/fuzz/*_fuzzer; do
+  name=$(basename "$fuzzer" _fuzzer)
+  work=$(mktemp -d)
+  cp fuzz/corpus/"$name"/* "$work"/
+  (cd "$work" && "$OLDPWD/$fuzzer" "$work" -max_total_time=15 -timeout=5 > fuzz.log 2>&1) \
+    || { tail -30 "$work/fuzz.log"; echo "fuzzer $name found a failing input (in $work)"; exit 1; }
+  echo "   $name: $(grep -o 'Done [0-9]* runs' "$work/fuzz.log")"
+  rm -rf "$work"
 done
 
 step "all tests passed"

@@ -196,6 +196,12 @@ struct CompareInput {
 /// at all.
 CompareInput read_compare_input(const std::filesystem::path& path);
 
+/// The same from text already read: a summary.json (has "schema") or a
+/// Google Benchmark JSON document (has "benchmarks"); `where` names it in
+/// errors. No allocation profile. Throws CompareError as above; never crashes
+/// on any input (fuzzed: fuzz/compare_json_fuzz.cc).
+CompareInput parse_compare_json(std::string_view text, const std::string& where);
+
 // ---------------------------------------------------------------------------
 // The comparison (src/compare/comparison.cc) and its reports
 // ---------------------------------------------------------------------------

@@ -45,6 +45,7 @@ const std::vector<CommandRegistrar>& command_registrars() {
     register_compare_commands(all);
 #ifdef PERFLAB_HAVE_TRACK
     register_track_commands(all);
+    register_baseline_commands(all);
 #endif
     return all;
   }();

@@ -20,6 +20,9 @@ const std::vector<CommandRegistrar>& command_registrars();
 /// Set once by main before parsing.
 std::vector<std::string>& invocation();
 
+/// Adds `baseline` (baseline_command.cc; built with the tracker's launcher).
+void register_baseline_commands(std::vector<CommandRegistrar>& out);
+
 /// Adds `compare` (compare_command.cc).
 void register_compare_commands(std::vector<CommandRegistrar>& out);
 

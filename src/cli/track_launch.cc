@@ -4,15 +4,18 @@
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 namespace perflab::cli {
 namespace {
@@ -89,7 +92,7 @@ std::string signal_name(int sig) {
 
 }  // namespace
 
-LaunchPlan plan_launch(const std::vector<std::string>& command) {
+LaunchPlan plan_launch(const std::vector<std::string>& command, Tracking tracking) {
   if (command.empty() || command[0].empty())
     throw std::runtime_error(
         "no command to track (usage: perflab track [OPTIONS] -- CMD [ARGS...])");
@@ -106,6 +109,7 @@ LaunchPlan plan_launch(const std::vector<std::string>& command) {
   if (S_ISDIR(st.st_mode) || ::access(plan.executable.c_str(), X_OK) != 0)
     throw std::runtime_error(
         fmt::format("cannot run {} (not an executable file)", plan.executable));
+  if (tracking == Tracking::kUntracked) return plan;
   if (is_static_elf(plan.executable))
     throw std::runtime_error(fmt::format(
         "{} is statically linked, so it cannot be tracked: the tracker is loaded with LD_PRELOAD, "
@@ -116,7 +120,7 @@ LaunchPlan plan_launch(const std::vector<std::string>& command) {
   return plan;
 }
 
-ChildResult launch_and_wait(const LaunchPlan& plan, const LaunchEnv& env) {
+pid_t start_program(const LaunchPlan& plan, const LaunchEnv* env, int output_fd, ProgramRole role) {
   int error_pipe[2];
   if (::pipe2(error_pipe, O_CLOEXEC) != 0)
     throw std::runtime_error(
@@ -124,32 +128,137 @@ ChildResult launch_and_wait(const LaunchPlan& plan, const LaunchEnv& env) {
   std::vector<char*> argv;
   for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // Everything the child needs is built before fork: between fork and exec
+  // only async-signal-safe calls are made (perflab may have threads).
   std::string preload = plan.preload;
   if (const char* existing = std::getenv("LD_PRELOAD"); existing != nullptr && *existing != '\0')
     preload += std::string(":") + existing;
+  const std::string interval = env != nullptr ? std::to_string(env->interval_ms) : "";
+  const pid_t parent = ::getpid();
 
   const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(fmt::format("cannot fork ({})", std::strerror(errno)));
+  if (pid < 0) {
+    const int error = errno;
+    ::close(error_pipe[0]);
+    ::close(error_pipe[1]);
+    throw std::runtime_error(fmt::format("cannot fork ({})", std::strerror(error)));
+  }
   if (pid == 0) {
     ::close(error_pipe[0]);
-    ::setenv("LD_PRELOAD", preload.c_str(), 1);
-    ::setenv("PERFLAB_TRACK_DIR", env.dump_dir.c_str(), 1);
-    ::setenv("PERFLAB_TRACK_MODE", env.mode.c_str(), 1);
-    ::setenv("PERFLAB_TRACK_UNWIND", env.unwind.c_str(), 1);
-    ::setenv("PERFLAB_TRACK_FORK", env.fork.c_str(), 1);
-    ::setenv("PERFLAB_TRACK_INTERVAL_MS", std::to_string(env.interval_ms).c_str(), 1);
+    if (role == ProgramRole::kService) {
+      ::setpgid(0, 0);
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      // The parent may have died before prctl: then nobody would send it.
+      if (::getppid() != parent) ::_exit(127);
+    }
+    if (output_fd >= 0) {
+      ::dup2(output_fd, STDOUT_FILENO);
+      ::dup2(output_fd, STDERR_FILENO);
+      if (output_fd > STDERR_FILENO) ::close(output_fd);
+    }
+    if (env != nullptr) {
+      ::setenv("LD_PRELOAD", preload.c_str(), 1);
+      ::setenv("PERFLAB_TRACK_DIR", env->dump_dir.c_str(), 1);
+      ::setenv("PERFLAB_TRACK_MODE", env->mode.c_str(), 1);
+      ::setenv("PERFLAB_TRACK_UNWIND", env->unwind.c_str(), 1);
+      ::setenv("PERFLAB_TRACK_FORK", env->fork.c_str(), 1);
+      ::setenv("PERFLAB_TRACK_INTERVAL_MS", interval.c_str(), 1);
+    }
     ::execv(plan.executable.c_str(), argv.data());
     const int error = errno;
     (void)!::write(error_pipe[1], &error, sizeof error);
     ::_exit(127);
   }
-  g_child = pid;
+  // Set from both sides, so the group exists whichever runs first.
+  if (role == ProgramRole::kService) ::setpgid(pid, pid);
   ::close(error_pipe[1]);
+  // The pipe closes on a successful exec (O_CLOEXEC), or carries exec's errno.
   int exec_error = 0;
-  const bool exec_failed =
-      ::read(error_pipe[0], &exec_error, sizeof exec_error) == sizeof exec_error;
+  ssize_t got = 0;
+  do {
+    got = ::read(error_pipe[0], &exec_error, sizeof exec_error);
+  } while (got < 0 && errno == EINTR);
   ::close(error_pipe[0]);
+  if (got == sizeof exec_error) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    throw std::runtime_error(
+        fmt::format("cannot run {} ({})", plan.executable, std::strerror(exec_error)));
+  }
+  return pid;
+}
 
+namespace {
+
+ChildResult describe_status(pid_t pid, int status) {
+  ChildResult result;
+  result.pid = pid;
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+    result.status_text = fmt::format("exited with status {}", result.exit_code);
+  } else if (WIFSIGNALED(status)) {
+    result.exit_code = 128 + WTERMSIG(status);
+    result.status_text = fmt::format("was killed by {}", signal_name(WTERMSIG(status)));
+  }
+  return result;
+}
+
+[[noreturn]] void throw_wait_error(pid_t pid) {
+  throw std::runtime_error(
+      fmt::format("cannot wait for process {} ({})", pid, std::strerror(errno)));
+}
+
+}  // namespace
+
+ChildResult wait_program(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw_wait_error(pid);
+  }
+  return describe_status(pid, status);
+}
+
+std::optional<ChildResult> try_wait_program(pid_t pid) {
+  int status = 0;
+  pid_t got = 0;
+  do {
+    got = ::waitpid(pid, &status, WNOHANG);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) throw_wait_error(pid);
+  if (got == 0) return std::nullopt;
+  return describe_status(pid, status);
+}
+
+ChildResult stop_program(pid_t pid, double grace_s) {
+  // Polled rather than waited with a timer: no signal handler (SIGCHLD,
+  // SIGALRM) of perflab's is disturbed, and 10 ms is nothing beside a grace.
+  const auto wait_for = [pid](double seconds) -> std::optional<ChildResult> {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (true) {
+      if (auto done = try_wait_program(pid)) return done;
+      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  if (auto done = try_wait_program(pid)) return *done;
+  // A program leading its own group (ProgramRole::kService) takes its
+  // group along; one in perflab's group is signalled alone.
+  const pid_t target = ::getpgid(pid) == pid && pid != ::getpgrp() ? -pid : pid;
+  ::kill(target, SIGTERM);
+  if (auto done = wait_for(grace_s)) return *done;
+  ::kill(target, SIGKILL);
+  if (auto done = wait_for(5.0)) return *done;
+  ChildResult stuck;
+  stuck.pid = pid;
+  stuck.exit_code = -1;
+  stuck.status_text = "did not end even after SIGKILL";
+  return stuck;
+}
+
+ChildResult launch_and_wait(const LaunchPlan& plan, const LaunchEnv& env) {
+  const pid_t pid = start_program(plan, &env);
+  g_child = pid;
   struct sigaction forward {};
   forward.sa_handler = &forward_signal;
   sigemptyset(&forward.sa_mask);
@@ -168,20 +277,7 @@ ChildResult launch_and_wait(const LaunchPlan& plan, const LaunchEnv& env) {
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGQUIT, &old_quit, nullptr);
   g_child = -1;
-  if (exec_failed)
-    throw std::runtime_error(
-        fmt::format("cannot run {} ({})", plan.executable, std::strerror(exec_error)));
-
-  ChildResult result;
-  result.pid = pid;
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-    result.status_text = fmt::format("exited with status {}", result.exit_code);
-  } else if (WIFSIGNALED(status)) {
-    result.exit_code = 128 + WTERMSIG(status);
-    result.status_text = fmt::format("was killed by {}", signal_name(WTERMSIG(status)));
-  }
-  return result;
+  return describe_status(pid, status);
 }
 
 }  // namespace perflab::cli

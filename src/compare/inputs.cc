@@ -46,6 +46,16 @@ double number_at(const nlohmann::json& value, const std::string& where) {
   return number;
 }
 
+// A string field, or `fallback` when absent; anything else is bad input.
+std::string string_at(const nlohmann::json& object, const char* key, const std::string& fallback,
+                      const std::string& where) {
+  if (!object.contains(key)) return fallback;
+  if (!object[key].is_string()) {
+    fail(where + "." + key, std::string("expected a string, found ") + object[key].type_name());
+  }
+  return object[key].get<std::string>();
+}
+
 std::optional<double> pool_hit_rate(const nlohmann::json& pools, const std::string& where) {
   if (!pools.is_array()) return std::nullopt;
   double hits = 0;
@@ -77,14 +87,7 @@ nlohmann::json load_identity(const nlohmann::json& load) {
   return identity;
 }
 
-CompareInput read_profile(const fs::path& dir) {
-  const std::string where = (dir / kSummaryFile).string();
-  nlohmann::json summary;
-  try {
-    summary = read_summary(dir);
-  } catch (const ProfileError& e) {
-    throw CompareError(e.what());
-  }
+CompareInput from_summary(const nlohmann::json& summary, const std::string& where) {
   if (!summary.is_object()) fail(where, "expected a JSON object");
   if (!summary.contains("schema") || summary["schema"] != kProfileSchema) {
     fail(where, "schema " + (summary.contains("schema") ? summary["schema"].dump() : "missing") +
@@ -92,7 +95,7 @@ CompareInput read_profile(const fs::path& dir) {
                     " (written by another perflab version? rerun the baseline with this one)");
   }
   CompareInput input;
-  input.path = dir.string();
+  input.path = where;
   input.kind = CompareInput::Kind::kProfile;
   const nlohmann::json* samples =
       summary.contains("samples") && summary["samples"].is_object() ? &summary["samples"] : nullptr;
@@ -128,6 +131,18 @@ CompareInput read_profile(const fs::path& dir) {
          "no metric to compare (no samples group and no load, alloc, cpu or memory figures)");
   }
   if (summary.contains("load")) input.load = load_identity(summary["load"]);
+  return input;
+}
+
+CompareInput read_profile(const fs::path& dir) {
+  nlohmann::json summary;
+  try {
+    summary = read_summary(dir);
+  } catch (const ProfileError& e) {
+    throw CompareError(e.what());
+  }
+  CompareInput input = from_summary(summary, (dir / kSummaryFile).string());
+  input.path = dir.string();
   if (fs::exists(dir / kAllocsPprofFile)) {
     try {
       input.allocs = read_alloc_profile(dir);
@@ -140,16 +155,7 @@ CompareInput read_profile(const fs::path& dir) {
 
 // Google Benchmark --benchmark_out JSON: iteration runs grouped by run_name
 // (repetitions are its samples); aggregates (mean, median, stddev) are skipped.
-CompareInput read_benchmark_json(const fs::path& file) {
-  const std::string where = file.string();
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(where, "cannot read the file");
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(where, std::string("not valid JSON (") + e.what() + ")");
-  }
+CompareInput from_benchmark_json(const nlohmann::json& doc, const std::string& where) {
   if (!doc.is_object() || !doc.contains("benchmarks") || !doc["benchmarks"].is_array()) {
     fail(where,
          "not a Google Benchmark JSON file (no \"benchmarks\" array): "
@@ -165,16 +171,16 @@ CompareInput read_benchmark_json(const fs::path& file) {
     const nlohmann::json& run = benchmarks[i];
     const std::string at = where + ": benchmarks[" + std::to_string(i) + "]";
     if (!run.is_object()) fail(at, "expected an object");
-    if (run.value("run_type", "iteration") != "iteration") continue;
+    if (string_at(run, "run_type", "iteration", at) != "iteration") continue;
     if (run.contains("error_occurred") && run["error_occurred"] == true) {
-      fail(at, "the benchmark reported an error: " + run.value("error_message", std::string("?")));
+      fail(at, "the benchmark reported an error: " + string_at(run, "error_message", "?", at));
     }
-    const std::string name = run.value("run_name", run.value("name", std::string()));
+    const std::string name = string_at(run, "run_name", string_at(run, "name", "", at), at);
     if (name.empty()) fail(at, "no name");
     if (!groups.contains(name)) order.push_back(name);
     auto& metrics = groups[name];
     // Times in nanoseconds, whatever unit the benchmark chose.
-    const std::string unit = run.value("time_unit", std::string("ns"));
+    const std::string unit = string_at(run, "time_unit", "ns", at);
     const double scale = unit == "s" ? 1e9 : unit == "ms" ? 1e6 : unit == "us" ? 1e3 : 1.0;
     if (run.contains("real_time")) {
       metrics["real_time_ns"].push_back(number_at(run["real_time"], at + ".real_time") * scale);
@@ -206,11 +212,34 @@ CompareInput read_benchmark_json(const fs::path& file) {
 
 }  // namespace
 
+CompareInput parse_compare_json(std::string_view text, const std::string& where) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(where, std::string("not valid JSON (") + e.what() + ")");
+  }
+  if (doc.is_object() && doc.contains("benchmarks")) return from_benchmark_json(doc, where);
+  return from_summary(doc, where);
+}
+
 CompareInput read_compare_input(const fs::path& path) {
   std::error_code error;
   if (fs::is_directory(path, error)) return read_profile(path);
-  if (fs::is_regular_file(path, error)) return read_benchmark_json(path);
-  fail(path.string(), "no such profile directory or benchmark JSON file");
+  if (!fs::is_regular_file(path, error)) {
+    fail(path.string(), "no such profile directory or benchmark JSON file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) fail(path.string(), "cannot read the file");
+  CompareInput input = parse_compare_json(text.str(), path.string());
+  if (input.kind != CompareInput::Kind::kBenchmarkJson) {
+    fail(path.string(),
+         "not a Google Benchmark JSON file (no \"benchmarks\" array); a profile "
+         "is a directory");
+  }
+  return input;
 }
 
 }  // namespace perflab

@@ -1,0 +1,175 @@
+#include "baseline_measure.hpp"
+
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <sstream>
+
+namespace perflab::cli {
+
+std::optional<ProcessCpu> read_process_cpu(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string text;
+  if (!std::getline(in, text)) return std::nullopt;
+  // The command name (field 2) is in parentheses and may hold spaces or ')':
+  // the fields after it start past the last ')'.
+  const std::size_t close = text.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(text.substr(close + 1));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  // Fields 3..13 are skipped; utime and stime are fields 14 and 15.
+  for (int i = 3; i <= 13; ++i) {
+    if (!(fields >> field)) return std::nullopt;
+  }
+  if (!(fields >> utime >> stime)) return std::nullopt;
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  if (ticks <= 0) return std::nullopt;
+  return ProcessCpu{static_cast<double>(utime) / static_cast<double>(ticks),
+                    static_cast<double>(stime) / static_cast<double>(ticks)};
+}
+
+std::optional<std::uint64_t> read_peak_rss_bytes(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) != 0) continue;
+    std::istringstream value(line.substr(6));
+    std::uint64_t kib = 0;
+    if (!(value >> kib)) return std::nullopt;
+    return kib * 1024;
+  }
+  return std::nullopt;
+}
+
+TcpProbe::TcpProbe(const std::string& host, std::uint16_t port)
+    : name_(host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                                : fmt::format("{}:{}", host, port)) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
+  if (rc != 0) {
+    throw LoadError(fmt::format("cannot resolve {} ({})", host, ::gai_strerror(rc)));
+  }
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(a->ai_addr);
+    addresses_.push_back({a->ai_family, {bytes, bytes + a->ai_addrlen}});
+  }
+  ::freeaddrinfo(found);
+}
+
+bool TcpProbe::accepts(int timeout_ms) const {
+  for (const Address& address : addresses_) {
+    const int fd = ::socket(address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    const auto* sa = reinterpret_cast<const sockaddr*>(address.bytes.data());
+    const auto length = static_cast<socklen_t>(address.bytes.size());
+    bool connected = ::connect(fd, sa, length) == 0;
+    if (!connected && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int error = 0;
+      socklen_t error_length = sizeof error;
+      connected = ::poll(&p, 1, timeout_ms) == 1 &&
+                  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_length) == 0 && error == 0;
+    }
+    ::close(fd);
+    if (connected) return true;
+  }
+  return false;
+}
+
+std::string tail_lines(const std::string& path, std::size_t count) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "  (server.log cannot be read)\n";
+  std::deque<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    lines.push_back(std::move(line));
+    if (lines.size() > count) lines.pop_front();
+  }
+  if (lines.empty()) return "  (the server printed nothing)\n";
+  std::string text;
+  for (const std::string& l : lines) text += "  " + l + "\n";
+  return text;
+}
+
+double allocs_at(const std::vector<TimelineSample>& timeline, double time_s) {
+  if (timeline.empty() || time_s <= 0) return 0;
+  const auto after =
+      std::upper_bound(timeline.begin(), timeline.end(), time_s,
+                       [](double t, const TimelineSample& sample) { return t < sample.time_s; });
+  if (after == timeline.end()) return static_cast<double>(timeline.back().allocs);
+  const double t1 = after->time_s;
+  const double a1 = static_cast<double>(after->allocs);
+  const double t0 = after == timeline.begin() ? 0.0 : std::prev(after)->time_s;
+  const double a0 = after == timeline.begin() ? 0.0 : static_cast<double>(std::prev(after)->allocs);
+  if (t1 <= t0) return a1;
+  return a0 + (a1 - a0) * (time_s - t0) / (t1 - t0);
+}
+
+std::optional<double> rss_growth_per_s(const std::vector<TimelineSample>& timeline, double from_s,
+                                       double to_s) {
+  double n = 0, sum_t = 0, sum_r = 0, sum_tt = 0, sum_tr = 0;
+  for (const TimelineSample& s : timeline) {
+    if (s.time_s < from_s || s.time_s > to_s) continue;
+    const double r = static_cast<double>(s.rss_bytes);
+    n += 1;
+    sum_t += s.time_s;
+    sum_r += r;
+    sum_tt += s.time_s * s.time_s;
+    sum_tr += s.time_s * r;
+  }
+  const double denominator = n * sum_tt - sum_t * sum_t;
+  if (n < 2 || denominator <= 0) return std::nullopt;
+  return (n * sum_tr - sum_t * sum_r) / denominator;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t mid = values.size() / 2;
+  return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+void merge_load_result(LoadResult& total, const LoadResult& next) {
+  total.latency.add(next.latency);
+  total.service.add(next.service);
+  for (std::size_t i = 0; i < total.requests.size() && i < next.requests.size(); ++i) {
+    RequestResult& mine = total.requests[i];
+    const RequestResult& theirs = next.requests[i];
+    mine.completed += theirs.completed;
+    mine.errors += theirs.errors;
+    mine.latency.add(theirs.latency);
+    mine.service.add(theirs.service);
+  }
+  for (std::size_t kind = 0; kind < kLoadErrorKindCount; ++kind) {
+    total.errors[kind] += next.errors[kind];
+  }
+  total.sent += next.sent;
+  total.completed += next.completed;
+  total.connects += next.connects;
+  total.bytes_read += next.bytes_read;
+  total.bytes_written += next.bytes_written;
+  total.late += next.late;
+  total.unsent += next.unsent;
+  total.max_lag_ns = std::max(total.max_lag_ns, next.max_lag_ns);
+  if (next.last_bad_status != 0) total.last_bad_status = next.last_bad_status;
+  total.duration_s += next.duration_s;
+  total.elapsed_s += next.elapsed_s;
+  const double completed = static_cast<double>(total.completed);
+  total.achieved_rate = total.duration_s > 0 ? completed / total.duration_s : 0;
+  total.throughput_rps = total.elapsed_s > 0 ? completed / total.elapsed_s : 0;
+  total.interrupted = total.interrupted || next.interrupted;
+}
+
+}  // namespace perflab::cli

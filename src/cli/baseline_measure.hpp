@@ -1,0 +1,78 @@
+// What `perflab baseline` measures around the load generator: the server's
+// readiness and CPU time from /proc, allocations per operation from the
+// tracker's timeline, and how repetitions are merged. Kept apart from the
+// command's flow (baseline_command.cc) so each piece reads on its own.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "perflab/load.hpp"
+#include "perflab/profile.hpp"
+
+namespace perflab::cli {
+
+/// CPU seconds a process has used so far (its own threads, not its children).
+struct ProcessCpu {
+  double user_s = 0;
+  double sys_s = 0;
+};
+
+/// Reads utime and stime of /proc/PID/stat (in clock ticks, sysconf(_SC_CLK_TCK)).
+/// std::nullopt when the process is gone or the file cannot be parsed.
+std::optional<ProcessCpu> read_process_cpu(pid_t pid);
+
+/// VmHWM of /proc/PID/status (the kernel's peak resident set) in bytes;
+/// std::nullopt when the process is gone or the line is missing.
+std::optional<std::uint64_t> read_peak_rss_bytes(pid_t pid);
+
+/// Something a TCP client can connect to: the load URL's host and port,
+/// resolved once. Throws LoadError when the host does not resolve.
+class TcpProbe {
+ public:
+  TcpProbe(const std::string& host, std::uint16_t port);
+  /// True when a connection to any of the addresses is accepted within
+  /// `timeout_ms` (the connection is closed at once). Never throws.
+  bool accepts(int timeout_ms) const;
+  /// "host:port", for messages.
+  const std::string& name() const { return name_; }
+
+ private:
+  struct Address {
+    int family = 0;
+    std::vector<unsigned char> bytes;  // a sockaddr of its family
+  };
+  std::vector<Address> addresses_;
+  std::string name_;
+};
+
+/// The last `count` lines of the text file at `path`, each indented by two
+/// spaces; a note instead when it is empty or cannot be read.
+std::string tail_lines(const std::string& path, std::size_t count);
+
+/// The tracker's cumulative allocation count at `time_s` since the traced
+/// program started: linear between the timeline's samples, rising from 0 at
+/// time 0 to the first sample, and flat after the last one. 0 for an empty
+/// timeline.
+double allocs_at(const std::vector<TimelineSample>& timeline, double time_s);
+
+/// Least-squares slope of rss_bytes over time_s, over the samples with
+/// `from_s` <= time_s <= `to_s`; std::nullopt with fewer than two distinct times.
+std::optional<double> rss_growth_per_s(const std::vector<TimelineSample>& timeline, double from_s,
+                                       double to_s);
+
+/// The median of `values` (the mean of the two middle ones for an even count).
+/// REQUIRES: `values` is not empty.
+double median(std::vector<double> values);
+
+/// Adds repetition `next` to `total`, as if the two had been one run: the
+/// histograms merge exactly, counts add, the durations add (so the rates are
+/// completed over the summed durations), the largest lag wins. REQUIRES:
+/// both ran the same LoadSpec (same request mix).
+void merge_load_result(LoadResult& total, const LoadResult& next);
+
+}  // namespace perflab::cli

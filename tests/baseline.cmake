@@ -1,0 +1,7 @@
+# perflab baseline, the command: a server (the load tests' own HTTP server)
+# started, driven K times and stopped, under each tracking mode; and servers
+# that exit at once or never listen.
+add_test(NAME baseline_cli
+         COMMAND ${CMAKE_CURRENT_LIST_DIR}/baseline_cli_test.sh
+                 $<TARGET_FILE:perflab_cli> $<TARGET_FILE:load_test_server>)
+set_tests_properties(baseline_cli PROPERTIES LABELS "integration;cli" TIMEOUT 180)
