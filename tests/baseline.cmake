@@ -5,3 +5,9 @@ add_test(NAME baseline_cli
          COMMAND ${CMAKE_CURRENT_LIST_DIR}/baseline_cli_test.sh
                  $<TARGET_FILE:perflab_cli> $<TARGET_FILE:load_test_server>)
 set_tests_properties(baseline_cli PROPERTIES LABELS "integration;cli" TIMEOUT 180)
+
+# The whole loop: baseline two builds of a server, compare them with criteria.
+add_test(NAME baseline_compare
+         COMMAND ${CMAKE_CURRENT_LIST_DIR}/baseline_compare_test.sh
+                 $<TARGET_FILE:perflab_cli> $<TARGET_FILE:load_test_server>)
+set_tests_properties(baseline_compare PROPERTIES LABELS "integration;cli" TIMEOUT 180)

@@ -403,7 +403,10 @@ int run_baseline(const BaselineOptions& o) {
     if (g_stop.load() || server_gone()) break;
     if (cpu_before && cpu_after) {
       rep.cpu =
-          ProcessCpu{cpu_after->user_s - cpu_before->user_s, cpu_after->sys_s - cpu_before->sys_s};
+          ProcessCpu{cpu_after->user_s - cpu_before->user_s, cpu_after->sys_s - cpu_before->sys_s,
+                     cpu_before->on_cpu_s >= 0 && cpu_after->on_cpu_s >= 0
+                         ? cpu_after->on_cpu_s - cpu_before->on_cpu_s
+                         : -1};
     }
     rep.completed = result.completed;
     rep.load = load_summary_json(result);
@@ -417,8 +420,8 @@ int run_baseline(const BaselineOptions& o) {
                  o.repeat, result.throughput_rps, rep.load["latency_p99_us"].get<double>(),
                  result.error_count(),
                  rep.cpu && rep.completed > 0
-                     ? fmt::format("  cpu/op {:.1f} us", (rep.cpu->user_s + rep.cpu->sys_s) * 1e6 /
-                                                             static_cast<double>(rep.completed))
+                     ? fmt::format("  cpu/op {:.1f} us",
+                                   rep.cpu->total_s() * 1e6 / static_cast<double>(rep.completed))
                      : "");
     }
     repetitions.push_back(std::move(rep));
@@ -493,8 +496,7 @@ int run_baseline(const BaselineOptions& o) {
     }
     cpu_total.user_s += rep.cpu->user_s;
     cpu_total.sys_s += rep.cpu->sys_s;
-    cpu_per_op.push_back((rep.cpu->user_s + rep.cpu->sys_s) * 1e6 /
-                         static_cast<double>(rep.completed));
+    cpu_per_op.push_back(rep.cpu->total_s() * 1e6 / static_cast<double>(rep.completed));
   }
   for (const Repetition& rep : repetitions) {
     if (rep.allocs_per_op) allocs_per_op.push_back(*rep.allocs_per_op);

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -34,8 +35,24 @@ std::optional<ProcessCpu> read_process_cpu(pid_t pid) {
   if (!(fields >> utime >> stime)) return std::nullopt;
   const long ticks = ::sysconf(_SC_CLK_TCK);
   if (ticks <= 0) return std::nullopt;
-  return ProcessCpu{static_cast<double>(utime) / static_cast<double>(ticks),
-                    static_cast<double>(stime) / static_cast<double>(ticks)};
+  ProcessCpu cpu{static_cast<double>(utime) / static_cast<double>(ticks),
+                 static_cast<double>(stime) / static_cast<double>(ticks)};
+  // Threads that exited between two reads take their time with them; a
+  // server's worker threads normally live as long as it does.
+  std::error_code error;
+  double on_cpu_ns = 0;
+  bool any = false;
+  for (const auto& task :
+       std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), error)) {
+    std::ifstream stat(task.path() / "schedstat");
+    unsigned long long run_ns = 0;
+    if (stat >> run_ns) {
+      on_cpu_ns += static_cast<double>(run_ns);
+      any = true;
+    }
+  }
+  if (any && !error) cpu.on_cpu_s = on_cpu_ns / 1e9;
+  return cpu;
 }
 
 std::optional<std::uint64_t> read_peak_rss_bytes(pid_t pid) {

@@ -20,9 +20,17 @@ namespace perflab::cli {
 struct ProcessCpu {
   double user_s = 0;
   double sys_s = 0;
+  /// Nanosecond-precise time on CPU of the threads alive now (the sum of
+  /// /proc/PID/task/*/schedstat); < 0 when the kernel does not keep it.
+  /// user_s and sys_s count in clock ticks (10 ms), too coarse for a short
+  /// repetition; this is what cpu_per_op_us uses when both ends have it.
+  double on_cpu_s = -1;
+
+  double total_s() const noexcept { return on_cpu_s >= 0 ? on_cpu_s : user_s + sys_s; }
 };
 
-/// Reads utime and stime of /proc/PID/stat (in clock ticks, sysconf(_SC_CLK_TCK)).
+/// Reads utime and stime of /proc/PID/stat (in clock ticks, sysconf(_SC_CLK_TCK))
+/// and the threads' schedstat run times.
 /// std::nullopt when the process is gone or the file cannot be parsed.
 std::optional<ProcessCpu> read_process_cpu(pid_t pid);
 

@@ -181,6 +181,7 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
   comparison.candidate_path = candidate.path;
   comparison.options = options;
 
+  std::vector<std::string> single_values;
   for (const MetricSamples& from : base.metrics) {
     const auto match = std::find_if(
         candidate.metrics.begin(), candidate.metrics.end(),
@@ -204,7 +205,9 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
                            : estimate_change(row, options.alpha, options.paired);
     row.significant = row.exact ? row.base_median != row.candidate_median
                                 : is_significant(row.change, options.alpha);
-    if (!row.exact && !row.change.feasible) {
+    if (row.base.size() == 1 && row.candidate.size() == 1) {
+      single_values.push_back(row.metric.name);
+    } else if (!row.exact && !row.change.feasible) {
       comparison.notes.push_back(
           info->name + (row.group.empty() ? "" : " of " + row.group) + ": " +
           std::to_string(row.base.size()) + " vs " + std::to_string(row.candidate.size()) +
@@ -212,6 +215,11 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
           " (smallest p-value " + std::to_string(row.change.min_p_value).substr(0, 6) + ")");
     }
     comparison.rows.push_back(std::move(row));
+  }
+  if (!single_values.empty()) {
+    std::string names;
+    for (const std::string& name : single_values) names += (names.empty() ? "" : ", ") + name;
+    comparison.notes.push_back("one value per run, shown but never significant: " + names);
   }
   comparison.geomeans = geomeans(comparison.rows);
 
@@ -264,7 +272,9 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
       comparison.verdict = Verdict::kInconclusive;
     }
   }
-  if (base.allocs && candidate.allocs) {
+  // Counting-mode profiles have no call stacks: no sites to tell apart.
+  if (base.allocs && candidate.allocs && !base.allocs->frames.empty() &&
+      !candidate.allocs->frames.empty()) {
     comparison.sites = changed_sites(*base.allocs, *candidate.allocs, options.top_sites);
   }
   return comparison;

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <memory>
 #include <stdexcept>
@@ -45,6 +46,8 @@ constexpr const char* kUsage =
     "  faults: --stall-after N --stall-ms M, --close-every K, --reset-every K,\n"
     "          --garbage-every K, --silent-every K, --status-every K:CODE, --truncate-every K\n"
     "  shape:  --connection-close, --chunked, --body-size B, --delay-us U\n"
+    "  cost:   --work-us U (spins U microseconds of CPU per request: a build that\n"
+    "          does more work per request, for compare's known-regression tests)\n"
     "  output: --log-requests PATH, --stats-file PATH\n";
 constexpr std::string_view kGarbage = "this is not http\r\n\r\n";
 constexpr std::string_view kBadRequest =
@@ -73,6 +76,7 @@ struct Options {
   bool connection_close = false, chunked = false;
   std::string body = "ok\n";
   std::uint64_t delay_us = 0;
+  std::uint64_t work_us = 0;
   std::uint64_t exit_after_s = 120;  // 0 = run until signalled
 };
 
@@ -131,6 +135,8 @@ Options parse_options(int argc, char** argv) {
       o.body.assign(number(kMaxBodySize), 'x');
     } else if (flag == "--delay-us") {
       o.delay_us = number(3'600'000'000);
+    } else if (flag == "--work-us") {
+      o.work_us = number(1'000'000);
     } else if (flag == "--exit-after-s") {
       o.exit_after_s = number(86'400);
     } else {
@@ -424,6 +430,7 @@ class Server {
 
   void on_request(Connection& c) {
     const std::uint64_t n = ++requests_;
+    spin_for_work();
     log_request(c);
     const bool close = options_.connection_close || http_should_keep_alive(&c.parser) == 0;
     auto hits = [n](std::uint64_t every) { return every != 0 && n % every == 0; };
@@ -466,6 +473,23 @@ class Server {
     line += '\n';
     std::fwrite(line.data(), 1, line.size(), log_);
     if (requests_ % kLogFlushEvery == 0) std::fflush(log_);
+  }
+
+  // CPU time, not waiting: what a request costs the server.
+  void spin_for_work() const {
+    if (options_.work_us == 0) return;
+    timespec start{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    const std::int64_t budget_ns = static_cast<std::int64_t>(options_.work_us) * 1000;
+    volatile std::uint64_t sink = 0;
+    for (;;) {
+      for (int i = 0; i < 256; ++i) sink = sink + static_cast<std::uint64_t>(i);
+      timespec now{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+      const std::int64_t spent =
+          (now.tv_sec - start.tv_sec) * 1'000'000'000LL + (now.tv_nsec - start.tv_nsec);
+      if (spent >= budget_ns) return;
+    }
   }
 
   // No request after this one is parsed; pausing makes http_parser_execute return now.
