@@ -7,23 +7,7 @@
 set -uo pipefail
 perflab=$1
 server=$2
-scratch=$(mktemp -d)
-cleanup() { rm -rf "$scratch"; }
-trap cleanup EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-json() {  # json FILE EXPRESSION: prints a value of summary.json (d)
-  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
-}
+source "$(dirname "$0")/cli_test_lib.sh"
 
 # True when something accepts TCP connections on 127.0.0.1:$1.
 port_accepts() {
@@ -125,8 +109,4 @@ sleep_pid=$(sed -n 's/.*started sleep (pid \([0-9]*\).*/\1/p' <<< "$out")
 expect_failure "perflab: error: .*command not found" 5 -- no-such-server-binary
 expect_failure "perflab: error: .*--track" 5 --track sometimes -- "$server" --port "$port"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all baseline checks passed"
+finish "all baseline checks passed"

@@ -4,25 +4,7 @@
 # Usage: compare_cli_test.sh PERFLAB
 set -uo pipefail
 perflab=$1
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-expect_exit() {  # expect_exit CODE PATTERN -- ARGS...
-  local code=$1 pattern=$2
-  shift 3
-  local out rc
-  out=$("$perflab" "$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    fail "perflab $* exited $rc, expected $code"$'\n'"$out"
-  elif ! grep -Eq -- "$pattern" <<< "$out"; then
-    fail "perflab $* printed no /$pattern/"$'\n'"$out"
-  else
-    echo "ok: perflab $* -> $rc"
-  fi
-}
+source "$(dirname "$0")/cli_test_lib.sh"
 
 profile() {  # profile DIR THROUGHPUT... : a profile with throughput samples and fixed allocs
   local dir=$1
@@ -58,8 +40,4 @@ mkdir -p "$scratch/corrupt" && echo '{"schema": ' > "$scratch/corrupt/summary.js
 expect_exit 2 "perflab: error: .*corrupt/summary.json" -- compare "$scratch/corrupt" "$scratch/base"
 expect_exit 2 "perflab: error: .*--format" -- compare "$scratch/base" "$scratch/faster" --format html5
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all compare CLI checks passed"
+finish "all compare CLI checks passed"

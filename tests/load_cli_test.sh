@@ -6,36 +6,9 @@
 set -uo pipefail
 perflab=$1
 server=$2
-scratch=$(mktemp -d)
+source "$(dirname "$0")/cli_test_lib.sh"
 server_pid=
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2> /dev/null
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# expect_exit CODE PATTERN -- ARGS...: runs perflab, checks the exit code and
-# that stderr+stdout match PATTERN (grep -E).
-expect_exit() {
-  local code=$1 pattern=$2
-  shift 3
-  local out rc
-  out=$("$perflab" "$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    fail "perflab $* exited $rc, expected $code"$'\n'"$out"
-  elif ! grep -Eq -- "$pattern" <<< "$out"; then
-    fail "perflab $* printed no /$pattern/"$'\n'"$out"
-  else
-    echo "ok: perflab $* -> $rc"
-  fi
-}
+cleanup_hooks+=('[ -n "$server_pid" ] && kill "$server_pid" 2> /dev/null')
 
 start_server() {
   rm -f "$scratch/port"
@@ -50,10 +23,6 @@ stop_server() {
   kill "$server_pid" 2> /dev/null
   wait "$server_pid" 2> /dev/null
   server_pid=
-}
-
-json() {  # json FILE EXPRESSION: prints a value of summary.json
-  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
 }
 
 # Usage and input errors: exit 2 with a message naming the problem.
@@ -134,8 +103,4 @@ rc=$?
   || fail "interrupted run's summary does not say so"
 stop_server
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all load CLI checks passed"
+finish "all load CLI checks passed"

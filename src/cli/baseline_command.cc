@@ -28,6 +28,7 @@
 #include "perflab/load.hpp"
 #include "perflab/profile.hpp"
 #include "perflab/version.hpp"
+#include "run_support.hpp"
 #include "track/interpret/dump_reader.hpp"
 #include "track/interpret/profile_builder.hpp"
 #include "track_launch.hpp"
@@ -69,14 +70,6 @@ double parse_duration_or_zero(const std::string& text, const char* what) {
   return parse_duration_s(text, what);
 }
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in) return std::nullopt;
-  return text.str();
-}
-
 // The load file with --url and --duration over it (as perflab load does).
 LoadSpec build_spec(const BaselineOptions& o) {
   LoadSpec spec = parse_load_file(o.load_file);
@@ -84,17 +77,7 @@ LoadSpec build_spec(const BaselineOptions& o) {
   if (spec.url.host.empty()) {
     throw LoadError(o.load_file + ": no \"url\" (give one in the load file or with --url)");
   }
-  if (!o.duration.empty()) {
-    spec.duration_s = parse_duration_s(o.duration, "--duration");
-    if (spec.mode == LoadMode::kOpen && spec.schedule) {
-      const auto& segments = spec.schedule->segments();
-      if (segments.size() != 1 || segments[0].start_rate != segments[0].end_rate) {
-        throw LoadError(
-            "--duration cannot stretch the load file's ramp or steps; change them in the file");
-      }
-      spec.schedule = RateSchedule::constant(segments[0].start_rate, spec.duration_s);
-    }
-  }
+  if (!o.duration.empty()) apply_duration(spec, parse_duration_s(o.duration, "--duration"));
   if (spec.mode == LoadMode::kOpen && spec.schedule) spec.duration_s = spec.schedule->duration_s();
   if (spec.requests.empty()) spec.requests.emplace_back();
   validate_load_spec(spec);
@@ -113,21 +96,6 @@ std::optional<LoadSpec> warmup_spec(const LoadSpec& spec, double seconds) {
     warm.schedule = RateSchedule::constant(rate, seconds);
   }
   return warm;
-}
-
-std::string default_output() {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
-  return std::string("profiles/baseline-") + stamp;
-}
-
-std::string host_name() {
-  char name[256] = {};
-  if (gethostname(name, sizeof name - 1) != 0) return "unknown";
-  return name;
 }
 
 std::string utc_text(std::time_t when) {
@@ -320,7 +288,7 @@ int run_baseline(const BaselineOptions& o) {
 
   const std::string output = !o.output.empty() ? o.output
                              : !o.name.empty() ? (fs::path("profiles") / o.name).string()
-                                               : default_output();
+                                               : timestamped_profile_path("baseline");
   const fs::path parent = fs::path(output).parent_path();
   if (!parent.empty()) fs::create_directories(parent);
   ProfileWriter writer(output);

@@ -21,6 +21,7 @@
 #include "exit_codes.hpp"
 #include "perflab/load.hpp"
 #include "perflab/version.hpp"
+#include "run_support.hpp"
 
 namespace perflab::cli {
 namespace {
@@ -60,15 +61,6 @@ extern "C" void on_interrupt(int) {
   // writer's temporary directory is hidden and never renamed into place).
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
-}
-
-// The file's bytes; nullopt when it cannot be read.
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in) return std::nullopt;
-  return text.str();
 }
 
 std::string read_body_argument(const std::string& body) {
@@ -138,13 +130,8 @@ LoadSpec build_spec(const LoadOptions& o) {
   if (!o.rate.empty()) {
     spec.mode = LoadMode::kOpen;
     spec.schedule = parse_rate_schedule(o.rate, spec.duration_s, "--rate");
-  } else if (!o.duration.empty() && spec.mode == LoadMode::kOpen && spec.schedule) {
-    const auto& segments = spec.schedule->segments();
-    if (segments.size() != 1 || segments[0].start_rate != segments[0].end_rate) {
-      throw LoadError(
-          "--duration cannot stretch the load file's ramp or steps; give --rate as well");
-    }
-    spec.schedule = RateSchedule::constant(segments[0].start_rate, spec.duration_s);
+  } else if (!o.duration.empty()) {
+    apply_duration(spec, spec.duration_s);
   }
   if (spec.mode == LoadMode::kOpen && spec.schedule) spec.duration_s = spec.schedule->duration_s();
 
@@ -166,21 +153,6 @@ LoadSpec build_spec(const LoadOptions& o) {
   }
   validate_load_spec(spec);
   return spec;
-}
-
-std::string default_output() {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
-  return std::string("profiles/load-") + stamp;
-}
-
-std::string host_name() {
-  char name[256] = {};
-  if (gethostname(name, sizeof name - 1) != 0) return "unknown";
-  return name;
 }
 
 // Once a second on a terminal: how the run is going.
@@ -246,7 +218,7 @@ int run_load_command(const LoadOptions& o) {
 
   std::optional<ProfileWriter> writer;
   if (!o.no_profile) {
-    const std::string output = o.output.empty() ? default_output() : o.output;
+    const std::string output = o.output.empty() ? timestamped_profile_path("load") : o.output;
     const fs::path parent = fs::path(output).parent_path();
     if (!parent.empty()) fs::create_directories(parent);
     writer.emplace(output);
