@@ -33,6 +33,10 @@ expect_exit 1 "INCONCLUSIVE" -- compare "$scratch/few-base" "$scratch/few-faster
 expect_exit 0 "^\| throughput_rps \|" -- compare "$scratch/base" "$scratch/faster" --format markdown
 expect_exit 0 '"verdict": "pass"' -- compare "$scratch/base" "$scratch/faster" --format json --criteria 'allocs_per_op <= +0%'
 
+expect_exit 0 "criteria: PASS" -- compare "$scratch/base" "$scratch/faster" --criteria 'throughput_rps >= +25%' --report "$scratch/report.html"
+grep -q '<svg id="throughput"' "$scratch/report.html" || fail "--report wrote no throughput plot"
+expect_exit 0 "<!DOCTYPE html>" -- compare "$scratch/base" "$scratch/faster" --format html
+
 # Bad input: exit 2 with the file or the criterion named.
 expect_exit 2 "perflab: error: .*nowhere" -- compare "$scratch/nowhere" "$scratch/base"
 expect_exit 2 "perflab: error: .*throughput_rsp.*did you mean throughput_rps" -- compare "$scratch/base" "$scratch/faster" --criteria 'throughput_rsp >= +25%'

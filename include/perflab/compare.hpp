@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "perflab/histogram.hpp"
 #include "perflab/profile.hpp"
 
 namespace perflab {
@@ -184,11 +185,17 @@ struct CompareInput {
   /// refuse comparing runs of different loads. Null when there was no load.
   nlohmann::json load;
   std::optional<AllocProfile> allocs;  // when the profile has allocs.pb.gz
+  /// Profiles with latency.hlog: every untagged interval summed (latency from
+  /// the due time, in nanoseconds; the Tag=service lines are left out).
+  std::optional<Histogram> latency;
+  /// Heap, RSS and throughput over time, from allocs.pb.gz's timeline when the
+  /// profile has one; empty otherwise.
+  std::vector<TimelineSample> timeline;
 };
 
 /// Reads a profile directory (its summary.json: the `samples` group when
-/// present, else one value per canonical metric from the groups; and
-/// allocs.pb.gz when present) or a Google Benchmark JSON file
+/// present, else one value per canonical metric from the groups; allocs.pb.gz
+/// and latency.hlog when present) or a Google Benchmark JSON file
 /// (--benchmark_out: per benchmark, the iteration runs' real_time_ns,
 /// cpu_time_ns, items_per_second, bytes_per_second, allocs_per_iteration).
 /// Throws CompareError naming the file and field: missing or unreadable,
@@ -265,5 +272,20 @@ int verdict_exit_code(Verdict verdict, int inconclusive_exit = 3) noexcept;
 std::string format_comparison_text(const Comparison& comparison);
 std::string format_comparison_markdown(const Comparison& comparison);
 nlohmann::json comparison_json(const Comparison& comparison);
+
+/// The comparison as one self-contained HTML document (report.html): no
+/// script and no external resource of any kind, so it opens offline and in a
+/// CI artifact viewer. It holds the verdict and the criteria with their
+/// reasons, the metrics table, inline SVG plots of the latency percentiles
+/// (base and candidate overlaid on HdrHistogram's log scale, from the
+/// inputs' `latency`), of heap bytes over time (their `timeline`) and of
+/// throughput per repetition (their throughput_rps samples), and a flame-graph
+/// style bar chart of the allocation sites that changed most
+/// (comparison.sites). Every string from the inputs (paths, names, criteria,
+/// reasons) is escaped for HTML text and attributes. A plot without data is
+/// replaced by a one-line note. `base` and `candidate` are the inputs
+/// `comparison` was made from. Throws std::bad_alloc only.
+std::string format_comparison_html(const Comparison& comparison, const CompareInput& base,
+                                   const CompareInput& candidate);
 
 }  // namespace perflab

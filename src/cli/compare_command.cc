@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <fstream>
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
@@ -22,6 +23,7 @@ struct CompareCommandOptions {
   bool allow_different_loads = false;
   std::string inconclusive = "inconclusive";
   std::size_t top = 10;
+  std::string report;  // also write the HTML report here
 };
 
 int run_compare(const CompareCommandOptions& o) {
@@ -38,8 +40,15 @@ int run_compare(const CompareCommandOptions& o) {
   options.allow_different_loads = o.allow_different_loads;
   options.top_sites = o.top;
   const Comparison comparison = compare_inputs(base, candidate, criteria, options);
+  if (!o.report.empty()) {
+    std::ofstream out(o.report, std::ios::binary | std::ios::trunc);
+    out << format_comparison_html(comparison, base, candidate);
+    if (!out.flush()) throw CompareError("cannot write the report to " + o.report);
+  }
   if (o.format == "json") {
     fmt::print("{}\n", comparison_json(comparison).dump(2));
+  } else if (o.format == "html") {
+    fmt::print("{}", format_comparison_html(comparison, base, candidate));
   } else if (o.format == "markdown") {
     fmt::print("{}", format_comparison_markdown(comparison));
   } else {
@@ -67,8 +76,8 @@ void add_compare_command(CLI::App& app, int& exit_code) {
   compare->add_option("candidate", o->candidate, "The candidate run, of the same kind")->required();
   compare->add_option("--criteria", o->criteria, "METRIC OP VALUE, e.g. 'allocs_per_op <= -30%'")
       ->expected(1, -1);
-  compare->add_option("--format", o->format, "text, markdown or json")
-      ->check(CLI::IsMember({"text", "markdown", "json"}))
+  compare->add_option("--format", o->format, "text, markdown, json or html (on stdout)")
+      ->check(CLI::IsMember({"text", "markdown", "json", "html"}))
       ->capture_default_str();
   compare->add_option("--alpha", o->alpha, "Significance level; intervals at 1 - alpha")
       ->check(CLI::Range(0.0001, 0.5))
@@ -82,6 +91,8 @@ void add_compare_command(CLI::App& app, int& exit_code) {
                    "Exit code of an inconclusive verdict: inconclusive (3), pass (0), fail (1)")
       ->check(CLI::IsMember({"inconclusive", "pass", "fail"}))
       ->capture_default_str();
+  compare->add_option("--report", o->report,
+                      "Also write the self-contained HTML report (plots, verdicts) to this file");
   compare->add_option("--top", o->top, "Allocation sites that changed, in the report")
       ->capture_default_str();
   compare->callback([o, &exit_code] { exit_code = run_compare(*o); });

@@ -134,6 +134,28 @@ CompareInput from_summary(const nlohmann::json& summary, const std::string& wher
   return input;
 }
 
+// latency.hlog's untagged intervals (from due time) summed into one histogram.
+// Read one interval at a time: an hour-long run has thousands of them.
+std::optional<Histogram> read_latency_log(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail(file.string(), "cannot open the latency log");
+  std::optional<Histogram> sum;
+  try {
+    HistogramLogReader reader(in);
+    while (std::optional<HistogramLogInterval> interval = reader.next_interval()) {
+      if (!interval->tag.empty()) continue;
+      if (sum) {
+        sum->add(interval->histogram);
+      } else {
+        sum = std::move(interval->histogram);
+      }
+    }
+  } catch (const HistogramFormatError& e) {
+    fail(file.string(), std::string("corrupt latency log (") + e.what() + ")");
+  }
+  return sum;
+}
+
 CompareInput read_profile(const fs::path& dir) {
   nlohmann::json summary;
   try {
@@ -149,6 +171,10 @@ CompareInput read_profile(const fs::path& dir) {
     } catch (const ProfileError& e) {
       throw CompareError(e.what());
     }
+    input.timeline = input.allocs->timeline;
+  }
+  if (const fs::path hlog = dir / "latency.hlog"; fs::exists(hlog)) {
+    input.latency = read_latency_log(hlog);
   }
   return input;
 }

@@ -1,0 +1,446 @@
+// The comparison as one self-contained HTML page (report.html): inline CSS and
+// SVG drawn here, no script and no external resource, so it opens offline, in
+// a CI artifact viewer, and under the page's own Content-Security-Policy.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "perflab/compare.hpp"
+#include "report_common.hpp"
+
+namespace perflab {
+namespace {
+
+using namespace compare_detail;
+
+// The one escape for every string that comes from the inputs (profile paths,
+// benchmark and function names, criteria, reasons): safe in text and in
+// quoted attributes alike.
+std::string escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    switch (ch) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += ch;
+    }
+  }
+  return out;
+}
+
+// At most `limit` bytes, cut on a UTF-8 character boundary, with an ellipsis.
+std::string shorten(const std::string& text, std::size_t limit) {
+  if (text.size() <= limit) return text;
+  std::size_t end = limit;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end) + "\u2026";
+}
+
+std::string printf_string(const char* format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, value);
+  return buffer;
+}
+
+// Pixel coordinates: one decimal is finer than any screen.
+std::string px(double value) { return printf_string("%.1f", value); }
+
+const char* kStyle = R"(
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;margin:24px auto;max-width:1100px;padding:0 16px}
+h1{font-size:22px;margin:0 0 6px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:3px}
+code{font:12.5px ui-monospace,Menlo,Consolas,monospace;background:#f3f3f3;padding:1px 4px;border-radius:3px;word-break:break-all}
+table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.badge{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff;font-weight:600;font-size:13px;vertical-align:middle}
+.badge.pass{background:#2e7d32}.badge.fail{background:#c62828}.badge.inconclusive{background:#ef8f00}.badge.none{background:#777}
+.better{color:#2e7d32;font-weight:600}.worse{color:#c62828;font-weight:600}.note{color:#666;font-style:italic}
+svg.plot{display:block;background:#fff;border:1px solid #e4e4e4;margin:6px 0}
+svg .frame{fill:none;stroke:#999}svg .grid{stroke:#eee}svg text{font-size:11px;fill:#444}svg .axis-title{font-size:12px;fill:#222}
+polyline{fill:none;stroke-width:2;stroke-linejoin:round}polyline.base,line.base{stroke:#4c72b0}polyline.candidate,line.candidate{stroke:#dd8452}
+circle.base{fill:#4c72b0}circle.candidate{fill:#dd8452}
+rect.growth{fill:#ef9a9a}rect.reduction{fill:#a5d6a7}rect.same{fill:#ddd}rect.base-extent{fill:none;stroke:#555;stroke-dasharray:3 2}
+svg .site{font:11.5px ui-monospace,Menlo,Consolas,monospace;fill:#111}
+ul.notes{color:#555}
+)";
+
+// ---- plots ----
+
+constexpr double kWidth = 760;
+constexpr double kHeight = 340;
+constexpr double kLeft = 104;   // room for the y labels and title
+constexpr double kRight = 34;   // room for the last x label
+constexpr double kTop = 30;     // the legend sits above the plot
+constexpr double kBottom = 46;  // x labels and the axis title
+
+using Point = std::pair<double, double>;  // in axis units
+using Tick = std::pair<double, std::string>;
+
+// Maps axis units (already log10 for a log axis) to pixels.
+struct Frame {
+  double x_min = 0;
+  double x_max = 1;
+  double y_min = 0;
+  double y_max = 1;
+
+  double x(double value) const {
+    return kLeft + (value - x_min) / (x_max - x_min) * (kWidth - kLeft - kRight);
+  }
+  double y(double value) const {
+    return kHeight - kBottom - (value - y_min) / (y_max - y_min) * (kHeight - kTop - kBottom);
+  }
+};
+
+std::string svg_open(const char* id, const std::string& label, double height = kHeight) {
+  return std::string("<svg id=\"") + id + "\" class=\"plot\" viewBox=\"0 0 " + px(kWidth) + " " +
+         px(height) + "\" width=\"" + px(kWidth) + "\" height=\"" + px(height) +
+         "\" role=\"img\" aria-label=\"" + escape(label) + "\">\n";
+}
+
+// The frame, grid lines, tick labels and axis titles.
+std::string axes(const Frame& f, const std::vector<Tick>& x_ticks, const std::vector<Tick>& y_ticks,
+                 const std::string& x_title, const std::string& y_title) {
+  std::string out;
+  for (const auto& [value, label] : x_ticks) {
+    out += "<line class=\"grid\" x1=\"" + px(f.x(value)) + "\" x2=\"" + px(f.x(value)) +
+           "\" y1=\"" + px(kTop) + "\" y2=\"" + px(kHeight - kBottom) + "\"/>";
+    out += "<text x=\"" + px(f.x(value)) + "\" y=\"" + px(kHeight - kBottom + 15) +
+           "\" text-anchor=\"middle\">" + escape(label) + "</text>\n";
+  }
+  for (const auto& [value, label] : y_ticks) {
+    out += "<line class=\"grid\" x1=\"" + px(kLeft) + "\" x2=\"" + px(kWidth - kRight) +
+           "\" y1=\"" + px(f.y(value)) + "\" y2=\"" + px(f.y(value)) + "\"/>";
+    out += "<text x=\"" + px(kLeft - 6) + "\" y=\"" + px(f.y(value) + 4) +
+           "\" text-anchor=\"end\">" + escape(label) + "</text>\n";
+  }
+  out += "<rect class=\"frame\" x=\"" + px(kLeft) + "\" y=\"" + px(kTop) + "\" width=\"" +
+         px(kWidth - kLeft - kRight) + "\" height=\"" + px(kHeight - kTop - kBottom) + "\"/>\n";
+  out += "<text class=\"axis-title\" x=\"" + px((kLeft + kWidth - kRight) / 2) + "\" y=\"" +
+         px(kHeight - 8) + "\" text-anchor=\"middle\">" + escape(x_title) + "</text>\n";
+  out += "<text class=\"axis-title\" transform=\"translate(14 " +
+         px((kTop + kHeight - kBottom) / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
+         escape(y_title) + "</text>\n";
+  return out;
+}
+
+std::string polyline(const Frame& f, const std::vector<Point>& points, const char* cls) {
+  std::string out = std::string("<polyline class=\"") + cls + "\" points=\"";
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    if (i > 0) out += ' ';
+    out += px(f.x(points[i].first)) + "," + px(f.y(points[i].second));
+  }
+  return out + "\"/>\n";
+}
+
+// Above the plot area, so it never hides a curve.
+std::string legend() {
+  double x = kWidth - kRight - 190;
+  const double y = kTop - 10;
+  std::string out;
+  for (const char* side : {"base", "candidate"}) {
+    out += std::string("<line class=\"") + side + "\" x1=\"" + px(x) + "\" x2=\"" + px(x + 22) +
+           "\" y1=\"" + px(y - 4) + "\" y2=\"" + px(y - 4) + "\" stroke-width=\"3\"/>";
+    out += "<text x=\"" + px(x + 28) + "\" y=\"" + px(y) + "\">" + side + "</text>\n";
+    x += 90;
+  }
+  return out;
+}
+
+std::string no_data(const char* what) {
+  return std::string("<p class=\"note\">") + what + "</p>\n";
+}
+
+// A round step (1, 2 or 5 times a power of ten) giving about `count` ticks
+// over [0, max], so that labels read 10,000 rather than 10,621.
+double nice_step(double max, int count) {
+  const double raw = max / count;
+  const double decade = std::pow(10.0, std::floor(std::log10(raw)));
+  for (const double factor : {1.0, 2.0, 5.0}) {
+    if (factor * decade >= raw) return factor * decade;
+  }
+  return 10 * decade;
+}
+
+// Ticks at every `step` over [0, max], labelled by `label`.
+template <typename Label>
+std::vector<Tick> linear_ticks(double max, double step, Label label) {
+  std::vector<Tick> ticks;
+  for (int i = 0; i * step <= max * (1 + 1e-9); ++i) ticks.emplace_back(i * step, label(i * step));
+  return ticks;
+}
+
+// [0, max] widened to a whole number of round steps.
+std::pair<double, double> nice_range(double max, int count) {
+  if (!(max > 0)) return {1, 1};
+  const double step = nice_step(max, count);
+  return {std::ceil(max / step) * step, step};
+}
+
+// HdrHistogram's percentile plot: x = log10(1 / (1 - p)), so each "nine" of
+// the percentile takes the same width; y = latency in ms on a log scale.
+constexpr double kMaxNines = 5;  // up to 99.999%
+constexpr int kCurvePoints = 120;
+
+std::vector<Point> percentile_curve(const Histogram& histogram) {
+  std::vector<Point> curve;
+  for (int i = 0; i <= kCurvePoints; ++i) {
+    const double nines = kMaxNines * i / kCurvePoints;
+    const double percentile = 100.0 * (1.0 - std::pow(10.0, -nines));
+    curve.emplace_back(nines, static_cast<double>(histogram.value_at_percentile(percentile)) / 1e6);
+  }
+  return curve;
+}
+
+std::string latency_plot(const CompareInput& base, const CompareInput& candidate) {
+  std::vector<std::pair<std::vector<Point>, const char*>> curves;
+  if (base.latency && base.latency->total_count() > 0) {
+    curves.emplace_back(percentile_curve(*base.latency), "base");
+  }
+  if (candidate.latency && candidate.latency->total_count() > 0) {
+    curves.emplace_back(percentile_curve(*candidate.latency), "candidate");
+  }
+  if (curves.empty()) return no_data("No latency log (latency.hlog) on either side.");
+  double low = INFINITY;
+  double high = 0;
+  for (const auto& curve : curves) {
+    for (const auto& [nines, ms] : curve.first) {
+      if (ms > 0) low = std::min(low, ms);
+      high = std::max(high, ms);
+    }
+  }
+  if (high <= 0) return no_data("The latency logs hold only zero latencies.");
+  Frame f{0, kMaxNines, std::floor(std::log10(low)), std::ceil(std::log10(high))};
+  if (f.y_max <= f.y_min) f.y_max = f.y_min + 1;
+  std::vector<Tick> x_ticks{
+      {0, "0%"},     {std::log10(2.0), "50%"}, {1, "90%"}, {2, "99%"}, {3, "99.9%"}, {4, "99.99%"},
+      {5, "99.999%"}};
+  std::vector<Tick> y_ticks;
+  for (double decade = f.y_min; decade <= f.y_max + 1e-9; ++decade) {
+    y_ticks.emplace_back(decade, printf_string("%g ms", std::pow(10.0, decade)));
+  }
+  std::string out = svg_open("latency-percentiles", "latency by percentile, base and candidate");
+  out += axes(f, x_ticks, y_ticks, "percentile", "latency (ms, log scale)");
+  for (auto& [curve, side] : curves) {
+    for (auto& point : curve)
+      point.second = std::log10(std::max(point.second, std::pow(10.0, f.y_min)));
+    out += polyline(f, curve, side);
+  }
+  return out + legend() + "</svg>\n";
+}
+
+std::string heap_plot(const CompareInput& base, const CompareInput& candidate) {
+  if (base.timeline.empty() && candidate.timeline.empty()) {
+    return no_data("No heap timeline (allocs.pb.gz with a timeline) on either side.");
+  }
+  double max_time = 0;
+  double max_heap = 0;
+  for (const auto* timeline : {&base.timeline, &candidate.timeline}) {
+    for (const TimelineSample& sample : *timeline) {
+      max_time = std::max(max_time, sample.time_s);
+      max_heap = std::max(max_heap, static_cast<double>(sample.heap_bytes));
+    }
+  }
+  const auto [time_max, time_step] = nice_range(max_time, 6);
+  const auto [heap_max, heap_step] = nice_range(max_heap * 1.02, 4);
+  Frame f{0, time_max, 0, heap_max};
+  std::string out = svg_open("heap-over-time", "live heap bytes over time, base and candidate");
+  out +=
+      axes(f, linear_ticks(f.x_max, time_step, [](double s) { return printf_string("%g s", s); }),
+           linear_ticks(f.y_max, heap_step, [](double b) { return format_value(b, "B"); }),
+           "time since start", "live heap");
+  for (const auto& [timeline, side] :
+       {std::pair{&base.timeline, "base"}, std::pair{&candidate.timeline, "candidate"}}) {
+    std::vector<Point> points;
+    for (const TimelineSample& sample : *timeline) {
+      points.emplace_back(sample.time_s, static_cast<double>(sample.heap_bytes));
+    }
+    if (!points.empty()) out += polyline(f, points, side);
+  }
+  return out + legend() + "</svg>\n";
+}
+
+std::vector<double> throughput_samples(const CompareInput& input) {
+  for (const MetricSamples& samples : input.metrics) {
+    if (samples.group.empty() && samples.metric == "throughput_rps") return samples.values;
+  }
+  return {};
+}
+
+std::string throughput_plot(const CompareInput& base, const CompareInput& candidate) {
+  const std::vector<double> sides[2] = {throughput_samples(base), throughput_samples(candidate)};
+  if (sides[0].empty() && sides[1].empty()) {
+    return no_data("No throughput_rps samples on either side.");
+  }
+  const std::size_t count = std::max(sides[0].size(), sides[1].size());
+  double max_rps = 0;
+  for (const auto& values : sides) {
+    for (const double v : values) max_rps = std::max(max_rps, v);
+  }
+  const auto [rps_max, rps_step] = nice_range(max_rps * 1.02, 4);
+  Frame f{0.5, static_cast<double>(count) + 0.5, 0, rps_max};
+  std::vector<Tick> x_ticks;
+  const std::size_t step = count <= 12 ? 1 : (count + 11) / 12;
+  for (std::size_t i = 1; i <= count; i += step) {
+    x_ticks.emplace_back(static_cast<double>(i), std::to_string(i));
+  }
+  std::string out = svg_open("throughput", "throughput per repetition, base and candidate");
+  out += axes(f, x_ticks,
+              linear_ticks(f.y_max, rps_step, [](double v) { return format_value(v, "req/s"); }),
+              "repetition", "throughput");
+  const char* names[2] = {"base", "candidate"};
+  for (int side = 0; side < 2; ++side) {
+    std::vector<Point> points;
+    for (std::size_t i = 0; i < sides[side].size(); ++i) {
+      points.emplace_back(static_cast<double>(i + 1), sides[side][i]);
+    }
+    if (points.empty()) continue;
+    out += polyline(f, points, names[side]);
+    for (const auto& [x, y] : points) {
+      out += std::string("<circle class=\"") + names[side] + "\" cx=\"" + px(f.x(x)) + "\" cy=\"" +
+             px(f.y(y)) + "\" r=\"3\"/>";
+    }
+    out += "\n";
+  }
+  return out + legend() + "</svg>\n";
+}
+
+// A flame-graph-style bar per site: width by the candidate's allocations (the
+// dashed outline is the base's), red when the site grew, green when it shrank.
+std::string sites_plot(const Comparison& c) {
+  if (c.sites.empty()) {
+    return no_data(
+        "No allocation sites to compare (no allocs.pb.gz with call stacks on both sides).");
+  }
+  constexpr double kBar = 24;
+  constexpr double kGap = 4;
+  constexpr double kMargin = 8;
+  double widest = 1;
+  for (const SiteChange& site : c.sites) {
+    widest = std::max({widest, static_cast<double>(site.base_allocs),
+                       static_cast<double>(site.candidate_allocs)});
+  }
+  const double height = 2 * kMargin + static_cast<double>(c.sites.size()) * (kBar + kGap);
+  const double span = kWidth - 2 * kMargin;
+  std::string out = svg_open("allocation-sites", "allocation sites that changed most", height);
+  double y = kMargin;
+  for (const SiteChange& site : c.sites) {
+    const char* cls = site.candidate_allocs > site.base_allocs   ? "growth"
+                      : site.candidate_allocs < site.base_allocs ? "reduction"
+                                                                 : "same";
+    const std::string counts =
+        std::to_string(site.base_allocs) + " \u2192 " + std::to_string(site.candidate_allocs) +
+        " allocations, " + format_value(static_cast<double>(site.base_bytes), "B") + " \u2192 " +
+        format_value(static_cast<double>(site.candidate_bytes), "B");
+    out += "<g><title>" + escape(site.site) + "\n" + escape(counts) + "</title>";
+    out += std::string("<rect class=\"") + cls + "\" x=\"" + px(kMargin) + "\" y=\"" + px(y) +
+           "\" width=\"" +
+           px(std::max(1.0, span * static_cast<double>(site.candidate_allocs) / widest)) +
+           "\" height=\"" + px(kBar) + "\"/>";
+    out += "<rect class=\"base-extent\" x=\"" + px(kMargin) + "\" y=\"" + px(y + 1) +
+           "\" width=\"" +
+           px(std::max(1.0, span * static_cast<double>(site.base_allocs) / widest)) +
+           "\" height=\"" + px(kBar - 2) + "\"/>";
+    out += "<text class=\"site\" x=\"" + px(kMargin + 6) + "\" y=\"" + px(y + kBar / 2 + 4) +
+           "\">" + escape(shorten(site.site, 80)) + "  (" + escape(counts) + ")</text></g>\n";
+    y += kBar + kGap;
+  }
+  return out + "</svg>\n";
+}
+
+// ---- tables ----
+
+const char* verdict_class(Verdict verdict) { return verdict_name(verdict); }
+
+// "better" / "worse" for a significant change in the metric's good / bad direction.
+const char* change_class(const MetricComparison& row) {
+  if (!row.significant || row.metric.better == Better::kNeither) return "";
+  const double none = row.change.scale == ChangeScale::kRatio ? 1.0 : 0.0;
+  if (row.change.estimate == none) return "";
+  const bool higher = row.change.estimate > none;
+  return higher == (row.metric.better == Better::kHigher) ? "better" : "worse";
+}
+
+std::string metrics_table(const Comparison& c) {
+  std::string out =
+      "<table class=\"metrics\"><tr><th>metric</th><th>base</th><th>candidate</th><th>change</th>"
+      "<th>interval</th><th>p</th><th>n</th></tr>\n";
+  for (const auto* rows : {&c.rows, &c.geomeans}) {
+    for (const MetricComparison& row : *rows) {
+      const bool geomean = row.group == "geomean";
+      out += "<tr><td>" + escape(row_label(row)) + "</td><td class=\"num\">" +
+             escape(format_value(row.base_median, row.metric.unit)) + "</td><td class=\"num\">" +
+             escape(format_value(row.candidate_median, row.metric.unit)) + "</td><td class=\"num " +
+             change_class(row) + "\">" + escape(format_change(row.change, row.metric.unit)) +
+             (row.significant || geomean ? "" : " ~") + "</td><td class=\"num\">" +
+             (geomean ? "" : escape(format_interval(row))) + "</td><td class=\"num\">" +
+             (geomean ? "" : escape(format_p(row))) + "</td><td class=\"num\">" +
+             (geomean ? "" : escape(format_counts(row))) + "</td></tr>\n";
+    }
+  }
+  return out + "</table>\n";
+}
+
+std::string criteria_table(const Comparison& c) {
+  if (c.criteria.empty()) return no_data("No criteria: this is a report only.");
+  std::string out =
+      "<table class=\"criteria\"><tr><th>verdict</th><th>criterion</th><th>why</th></tr>\n";
+  for (const CriterionResult& r : c.criteria) {
+    out += std::string("<tr><td><span class=\"badge ") + verdict_class(r.verdict) + "\">" +
+           verdict_name(r.verdict) + "</span></td><td><code>" + escape(r.criterion.text) +
+           "</code></td><td>" + escape(r.reason) + "</td></tr>\n";
+  }
+  return out + "</table>\n";
+}
+
+}  // namespace
+
+std::string format_comparison_html(const Comparison& c, const CompareInput& base,
+                                   const CompareInput& candidate) {
+  std::string out =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+      // Belt and braces for "no network": even a bug here cannot load anything.
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+      "style-src 'unsafe-inline'\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  out += "<title>perflab compare: " + escape(c.candidate_path) + " vs " + escape(c.base_path) +
+         "</title>\n<style>" + kStyle + "</style></head><body>\n";
+  out += "<h1>perflab compare ";
+  out += c.criteria.empty() ? std::string("<span class=\"badge none\">report</span>")
+                            : std::string("<span class=\"badge ") + verdict_class(c.verdict) +
+                                  "\" id=\"verdict\">" + verdict_name(c.verdict) + "</span>";
+  out += "</h1>\n<p>base <code>" + escape(c.base_path) + "</code> vs candidate <code>" +
+         escape(c.candidate_path) + "</code> (alpha " + printf_string("%g", c.options.alpha) +
+         "; ~ = no significant change)</p>\n";
+  out += "<h2>Criteria</h2>\n" + criteria_table(c);
+  out += "<h2>Metrics</h2>\n" + metrics_table(c);
+  out += "<h2>Latency by percentile</h2>\n" + latency_plot(base, candidate);
+  out += "<h2>Throughput per repetition</h2>\n" + throughput_plot(base, candidate);
+  out += "<h2>Heap over time</h2>\n" + heap_plot(base, candidate);
+  out += "<h2>Allocation sites that changed most</h2>\n" + sites_plot(c);
+  if (!c.notes.empty()) {
+    out += "<h2>Notes</h2>\n<ul class=\"notes\">\n";
+    for (const std::string& note : c.notes) out += "<li>" + escape(note) + "</li>\n";
+    out += "</ul>\n";
+  }
+  return out + "</body></html>\n";
+}
+
+}  // namespace perflab
