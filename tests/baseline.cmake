@@ -10,4 +10,6 @@ set_tests_properties(baseline_cli PROPERTIES LABELS "integration;cli" TIMEOUT 18
 add_test(NAME baseline_compare
          COMMAND ${CMAKE_CURRENT_LIST_DIR}/baseline_compare_test.sh
                  $<TARGET_FILE:perflab_cli> $<TARGET_FILE:load_test_server>)
-set_tests_properties(baseline_compare PROPERTIES LABELS "integration;cli" TIMEOUT 180)
+# Alone: CPU per request measured beside other heavy tests is noisier than the
+# 20% it must detect.
+set_tests_properties(baseline_compare PROPERTIES LABELS "integration;cli" TIMEOUT 180 RUN_SERIAL TRUE)

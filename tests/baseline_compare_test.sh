@@ -17,7 +17,7 @@ cat > "$scratch/load.json" << EOF
 EOF
 
 baseline() {  # baseline NAME WORK_US
-  "$perflab" baseline -q --track off --load "$scratch/load.json" --repeat 6 --warmup 0.3s \
+  "$perflab" baseline -q --track off --load "$scratch/load.json" --repeat 8 --warmup 0.3s \
     -o "$scratch/$1" -- "$server" --port "$port" --work-us "$2" \
     || fail "baseline $1 exited $?"
 }

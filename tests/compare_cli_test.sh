@@ -37,6 +37,11 @@ expect_exit 0 "criteria: PASS" -- compare "$scratch/base" "$scratch/faster" --cr
 grep -q '<svg id="throughput"' "$scratch/report.html" || fail "--report wrote no throughput plot"
 expect_exit 0 "<!DOCTYPE html>" -- compare "$scratch/base" "$scratch/faster" --format html
 
+# --calibrate: two runs of one build give each metric's noise floor; a
+# criterion tighter than it is flagged (exit 3), a looser one is not (exit 0).
+expect_exit 3 "tighter than the noise floor" -- compare --calibrate "$scratch/base" "$scratch/same" --criteria 'throughput_rps >= +0.1%'
+expect_exit 0 "noise floor" -- compare --calibrate "$scratch/base" "$scratch/same" --criteria 'throughput_rps >= +10%'
+
 # Bad input: exit 2 with the file or the criterion named.
 expect_exit 2 "perflab: error: .*nowhere" -- compare "$scratch/nowhere" "$scratch/base"
 expect_exit 2 "perflab: error: .*throughput_rsp.*did you mean throughput_rps" -- compare "$scratch/base" "$scratch/faster" --criteria 'throughput_rsp >= +25%'

@@ -264,6 +264,31 @@ struct Comparison {
 Comparison compare_inputs(const CompareInput& base, const CompareInput& candidate,
                           const std::vector<Criterion>& criteria, const CompareOptions& options);
 
+/// The noise floor of one metric, from comparing two runs of the same build
+/// (`perflab compare --calibrate A A2`): the largest change the confidence
+/// interval allows when nothing changed. A relative criterion tighter than it
+/// cannot be decided on this machine with these sample counts.
+struct NoiseFloor {
+  std::string group;
+  MetricInfo metric;
+  double floor = 0;       // ratio scale: a fraction (0.023 = 2.3%); difference: in the unit
+  bool measured = false;  // false for single values and exact figures (no interval)
+};
+
+/// One noise floor per row of a comparison of two runs of one build.
+std::vector<NoiseFloor> noise_floors(const Comparison& calibration);
+
+/// The relative criteria tighter than the noise floor of their metric, as
+/// warnings in words ("cpu_per_op_us <= +1%: tighter than the noise floor
+/// +-2.3% measured by --calibrate; it cannot be decided reliably").
+std::vector<std::string> criteria_below_noise(const std::vector<NoiseFloor>& floors,
+                                              const std::vector<Criterion>& criteria);
+
+/// The calibration as a text table.
+std::string format_calibration_text(const Comparison& calibration,
+                                    const std::vector<NoiseFloor>& floors,
+                                    const std::vector<std::string>& warnings);
+
 /// 0 pass, 1 fail, 3 inconclusive (or 0 / 1 when `inconclusive_exit` says so).
 int verdict_exit_code(Verdict verdict, int inconclusive_exit = 3) noexcept;
 

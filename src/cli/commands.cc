@@ -42,6 +42,7 @@ const std::vector<CommandRegistrar>& command_registrars() {
   static const std::vector<CommandRegistrar> registrars = [] {
     std::vector<CommandRegistrar> all = {&add_version_command};
     register_load_commands(all);
+    register_bench_commands(all);
     register_compare_commands(all);
 #ifdef PERFLAB_HAVE_TRACK
     register_track_commands(all);

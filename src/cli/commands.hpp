@@ -23,6 +23,9 @@ std::vector<std::string>& invocation();
 /// Adds `baseline` (baseline_command.cc; built with the tracker's launcher).
 void register_baseline_commands(std::vector<CommandRegistrar>& out);
 
+/// Adds `bench` (bench_command.cc).
+void register_bench_commands(std::vector<CommandRegistrar>& out);
+
 /// Adds `compare` (compare_command.cc).
 void register_compare_commands(std::vector<CommandRegistrar>& out);
 

@@ -2,10 +2,16 @@
 // verdict and its exit code. Glue: the statistics and reports are
 // perflab::compare's (src/compare).
 #include <fmt/core.h>
+#include <stdlib.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 
+#include "bench_run.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "perflab/compare.hpp"
@@ -24,21 +30,82 @@ struct CompareCommandOptions {
   std::string inconclusive = "inconclusive";
   std::size_t top = 10;
   std::string report;  // also write the HTML report here
+  bool calibrate = false;
+  bool binaries = false;
+  int rounds = 10;
+};
+
+// A `perflab bench` directory compares as the benchmark set inside it.
+CompareInput read_input(const std::string& path) {
+  if (std::optional<std::filesystem::path> json = benchmark_json_of(path)) {
+    CompareInput input = read_compare_input(*json);
+    input.path = path;  // reports name the directory, not the file inside it
+    return input;
+  }
+  return read_compare_input(path);
+}
+
+// A temporary directory for interleaved runs, removed however compare ends.
+class WorkDir {
+ public:
+  WorkDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "perflab-compare-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("cannot create a temporary directory (" +
+                               std::string(std::strerror(errno)) + ")");
+    }
+    path_ = pattern;
+  }
+  ~WorkDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
 };
 
 int run_compare(const CompareCommandOptions& o) {
   const std::vector<Criterion> criteria = parse_criteria(o.criteria);
-  const CompareInput base = read_compare_input(o.base);
-  const CompareInput candidate = read_compare_input(o.candidate);
+  std::optional<WorkDir> work;
+  CompareInput base;
+  CompareInput candidate;
+  bool paired = o.paired;
+  if (o.binaries) {
+    // A B A B ...: each round's runs are neighbours in time, compared in pairs.
+    work.emplace();
+    const InterleavedRuns runs =
+        run_interleaved({o.base}, {o.candidate}, o.rounds, "", work->path());
+    base = read_compare_input(runs.base_json);
+    candidate = read_compare_input(runs.candidate_json);
+    base.path = o.base;
+    candidate.path = o.candidate;
+    paired = true;
+  } else {
+    base = read_input(o.base);
+    candidate = read_input(o.candidate);
+  }
   if (base.kind != candidate.kind) {
     throw CompareError("cannot compare a profile directory with a benchmark JSON file (" + o.base +
                        ", " + o.candidate + ")");
   }
   CompareOptions options;
   options.alpha = o.alpha;
-  options.paired = o.paired;
+  options.paired = paired;
   options.allow_different_loads = o.allow_different_loads;
   options.top_sites = o.top;
+  if (o.calibrate) {
+    // Two runs of one build: the criteria are checked against the noise, not judged.
+    const Comparison calibration = compare_inputs(base, candidate, {}, options);
+    const std::vector<NoiseFloor> floors = noise_floors(calibration);
+    const std::vector<std::string> warnings = criteria_below_noise(floors, criteria);
+    fmt::print("{}", format_calibration_text(calibration, floors, warnings));
+    return warnings.empty() ? kExitPass : kExitInconclusive;
+  }
   const Comparison comparison = compare_inputs(base, candidate, criteria, options);
   if (!o.report.empty()) {
     std::ofstream out(o.report, std::ios::binary | std::ios::trunc);
@@ -93,6 +160,15 @@ void add_compare_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   compare->add_option("--report", o->report,
                       "Also write the self-contained HTML report (plots, verdicts) to this file");
+  compare->add_flag("--calibrate", o->calibrate,
+                    "BASE and CANDIDATE are two runs of the same build: print each metric's\n"
+                    "noise floor, and flag criteria tighter than it (exit 3 when any is)");
+  compare->add_flag("--binaries", o->binaries,
+                    "BASE and CANDIDATE are Google Benchmark binaries: run them interleaved\n"
+                    "(A B A B ..., --rounds times each) and compare the runs in pairs");
+  compare->add_option("--rounds", o->rounds, "Rounds of A B for --binaries")
+      ->check(CLI::Range(2, 1000))
+      ->capture_default_str();
   compare->add_option("--top", o->top, "Allocation sites that changed, in the report")
       ->capture_default_str();
   compare->callback([o, &exit_code] { exit_code = run_compare(*o); });
