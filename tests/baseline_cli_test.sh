@@ -31,7 +31,7 @@ run_baseline() {
     return
   fi
   echo "ok: baseline --track $track -> 0"
-  for file in summary.json README.md load.json latency.hlog server.log; do
+  for file in summary.json README.md load.json latency.hlog server.log report.html; do
     [ -s "$dir/$file" ] || [ "$file" = server.log ] || fail "--track $track: no $file"
   done
   local s="$dir/summary.json"
@@ -77,6 +77,45 @@ run_baseline "$scratch/off" off
 [ "$("$perflab" report "$scratch/stacks" | grep -c test_http_server.cc)" -gt 0 ] ||
   fail "--track stacks: no call site in the server's source"
 
+# --cpu-profile: perf samples the server spinning 200 us of CPU per request;
+# its spinning function must lead cpu.folded, and go tool pprof must read
+# cpu.pb.gz. Skipped where perf cannot sample (not installed, or
+# kernel.perf_event_paranoid too high for this user).
+if perf record -q -e cpu-clock -o /dev/null -- true > /dev/null 2>&1; then
+  cpu="$scratch/cpu"
+  out=$("$perflab" baseline --cpu-profile --track off --repeat 2 --warmup 0.2s -o "$cpu" \
+    --load "$load" -- "$server" --port "$port" --work-us 200 2>&1)
+  rc=$?
+  if [ "$rc" -ne 0 ]; then
+    fail "baseline --cpu-profile exited $rc"$'\n'"$out"
+  else
+    echo "ok: baseline --cpu-profile -> 0"
+    [ -s "$cpu/cpu.folded" ] || fail "--cpu-profile: no cpu.folded"$'\n'"$out"
+    [ -s "$cpu/cpu.pb.gz" ] || fail "--cpu-profile: no cpu.pb.gz"
+    # The server is built with debug info: perf names the inlined spin loop.
+    grep -Eq '(^|;)spin_for_work[^;]* [0-9]+$' "$cpu/cpu.folded" ||
+      fail "--cpu-profile: no spin_for_work in cpu.folded"$'\n'"$(head -20 "$cpu/cpu.folded")"
+    [ "$(json "$cpu/summary.json" 'd["cpu"]["profile"]["samples"] > 0')" = True ] ||
+      fail "--cpu-profile: summary cpu.profile.samples"
+    [ "$(json "$cpu/summary.json" 'd["cpu"]["profile"]["tool"]')" = "perf cpu-clock 999 Hz" ] ||
+      fail "--cpu-profile: summary cpu.profile.tool"
+    [ -e "$cpu/.perf" ] && fail "--cpu-profile: perf's work files were left in the profile"
+    if command -v go > /dev/null; then
+      top=$(go tool pprof -top "$cpu/cpu.pb.gz" 2>&1)
+      if grep -q "Type: cpu" <<< "$top" && grep -q spin_for_work <<< "$top"; then
+        echo "ok: go tool pprof reads cpu.pb.gz"
+      else
+        fail "go tool pprof -top cpu.pb.gz:"$'\n'"$top"
+      fi
+    else
+      echo "skipped: go tool pprof check (no go)"
+    fi
+  fi
+  port_accepts "$port" && fail "--cpu-profile: the server still accepts connections"
+else
+  echo "skipped: --cpu-profile (perf cannot sample here)"
+fi
+
 # expect_failure PATTERN MAX_SECONDS ARGS...: exit 2 within MAX_SECONDS, a
 # message matching PATTERN, and no profile directory (nor a temporary one).
 # Leaves perflab's output in $out.
@@ -108,5 +147,13 @@ sleep_pid=$(sed -n 's/.*started sleep (pid \([0-9]*\).*/\1/p' <<< "$out")
 [ -n "$sleep_pid" ] && kill -0 "$sleep_pid" 2> /dev/null && fail "sleep 30 (pid $sleep_pid) left running"
 expect_failure "perflab: error: .*command not found" 5 -- no-such-server-binary
 expect_failure "perflab: error: .*--track" 5 --track sometimes -- "$server" --port "$port"
+# A perf that cannot sample: exit 2 with perf's reason and the hint, before
+# the server starts.
+mkdir -p "$scratch/broken-perf"
+printf '#!/bin/sh\necho "perf_event_paranoid setting is 4" >&2\nexit 255\n' > "$scratch/broken-perf/perf"
+chmod +x "$scratch/broken-perf/perf"
+PATH="$scratch/broken-perf:$PATH" expect_failure \
+  "perflab: error: --cpu-profile: .*paranoid setting is 4.*install linux-perf" 5 \
+  --cpu-profile -- "$server" --port "$port"
 
 finish "all baseline checks passed"

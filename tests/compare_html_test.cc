@@ -135,6 +135,20 @@ TEST(CompareHtmlTest, SaysSoWhenThereIsNoData) {
 }
 
 // A profile directory with a summary and the given latency.hlog text.
+TEST(CompareHtmlTest, ARunsOwnReportHasOneSeriesPerPlotAndEscapesItsPath) {
+  const CompareInput run = side(std::string("runs/") + kScript, 1000, 50000);
+  const std::string html = format_run_html(run);
+  for (const char* id : {"latency-percentiles", "throughput", "heap-over-time"}) {
+    EXPECT_NE(html.find(std::string("<svg id=\"") + id + "\""), std::string::npos) << id;
+  }
+  EXPECT_EQ(count(html, "<polyline class=\"candidate\""), 0u);
+  EXPECT_GE(count(html, "<polyline class=\"base\""), 3u);
+  EXPECT_GE(count(html, ">run</text>"), 3u);  // the legend names the one series
+  EXPECT_EQ(html.find(kScript), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;"), std::string::npos);
+  EXPECT_NE(html.find("throughput_rps"), std::string::npos);
+}
+
 std::filesystem::path write_profile(const std::filesystem::path& dir, const std::string& hlog) {
   std::filesystem::create_directories(dir);
   const nlohmann::json summary = {{"schema", kProfileSchema},

@@ -42,7 +42,7 @@ expect_exit 2 "cannot connect to 127.0.0.1:$port .*is the server running" -- loa
 # slow machine still sends every request before the run ends: counts are exact.
 start_server
 expect_exit 0 "200 completed" -- load "$url" -R 200/1s,0/1s -c 2 -o "$scratch/ok"
-for file in summary.json latency.hlog README.md; do
+for file in summary.json latency.hlog README.md report.html; do
   [ -s "$scratch/ok/$file" ] || fail "profile has no $file"
 done
 [ "$(json "$scratch/ok/summary.json" 'd["schema"]')" = "perflab.profile/1" ] || fail "schema"

@@ -313,4 +313,10 @@ nlohmann::json comparison_json(const Comparison& comparison);
 std::string format_comparison_html(const Comparison& comparison, const CompareInput& base,
                                    const CompareInput& candidate);
 
+/// The HTML report of one run (what `perflab baseline` writes as
+/// report.html): its figures (median and range over the repetitions), latency
+/// by percentile, throughput per repetition, heap over time and its top
+/// allocation sites. Self-contained and escaped like the comparison report.
+std::string format_run_html(const CompareInput& run);
+
 }  // namespace perflab

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -32,6 +33,8 @@ inline constexpr const char* kAllocsPprofFile = "allocs.pb.gz";
 inline constexpr const char* kAllocsFoldedFile = "allocs.folded";             // value: count
 inline constexpr const char* kAllocsBytesFoldedFile = "allocs_bytes.folded";  // value: bytes
 inline constexpr const char* kTimelineFile = "timeline.csv";
+inline constexpr const char* kCpuPprofFile = "cpu.pb.gz";    // pprof: samples, cpu time
+inline constexpr const char* kCpuFoldedFile = "cpu.folded";  // value: samples
 
 /// One symbolized stack frame.
 struct ProfileFrame {
@@ -234,5 +237,22 @@ std::optional<std::uint32_t> most_useful_frame(const AllocProfile& profile, cons
 /// sites by allocation count, by bytes and by leaked bytes, each shown by its
 /// most_useful_frame() with file:line and its figures.
 std::string format_alloc_report(const AllocProfile& profile, std::size_t top = 10);
+
+/// Sampled call stacks (a CPU profile) as folded stacks: "root;...;leaf"
+/// (frame names joined by ';', which no name contains) -> number of samples.
+using FoldedStacks = std::map<std::string, std::uint64_t>;
+
+/// cpu.folded: one line per stack with a nonzero count, "root;...;leaf N",
+/// in the map's (sorted) order. Never throws but for std::bad_alloc.
+std::string format_folded_stacks(const FoldedStacks& stacks);
+
+/// cpu.pb.gz: the gzip-compressed pprof Profile of `stacks` sampled at
+/// `sample_hz` (> 0) for `duration_s` seconds. Sample types samples/count and
+/// cpu/nanoseconds (samples * 1e9 / sample_hz, the default), period type
+/// cpu/nanoseconds; one Location and one Function per distinct frame name,
+/// without addresses or mappings. An empty frame name (";;") becomes
+/// "[unknown]". Throws ProfileError when sample_hz is not positive or the
+/// profile is too large for pprof (2 GiB serialized).
+std::string encode_cpu_pprof(const FoldedStacks& stacks, double sample_hz, double duration_s);
 
 }  // namespace perflab

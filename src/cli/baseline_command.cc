@@ -24,7 +24,9 @@
 
 #include "baseline_measure.hpp"
 #include "commands.hpp"
+#include "cpu_profile.hpp"
 #include "exit_codes.hpp"
+#include "perflab/compare.hpp"
 #include "perflab/load.hpp"
 #include "perflab/profile.hpp"
 #include "perflab/version.hpp"
@@ -58,6 +60,7 @@ struct BaselineOptions {
   std::string ready_timeout = "30s";
   std::string stop_grace = "5s";
   bool quiet = false;
+  bool cpu_profile = false;
 };
 
 std::atomic<bool> g_stop{false};
@@ -230,7 +233,7 @@ std::optional<std::string> wait_until_ready(ServerGuard& server, const TcpProbe&
 }
 
 std::string readme(const BaselineOptions& o, const LoadSpec& spec, std::size_t repetitions,
-                   const std::string& exit) {
+                   const std::string& exit, bool cpu_files) {
   return fmt::format(
       "# perflab baseline profile\n\n    {}\n\n"
       "- perflab {}\n- server: `{}` ({})\n- load file: {} (copied beside it as load.json), "
@@ -238,14 +241,17 @@ std::string readme(const BaselineOptions& o, const LoadSpec& spec, std::size_t r
       "- {} measured repetition(s) after a {} warm-up; allocation tracking: {}\n\n"
       "Files: summary.json (the merged figures, and every repetition's in `samples`),\n"
       "latency.hlog (HdrHistogram interval log of all repetitions; untagged = latency from due "
-      "time,\nTag=service = from send; values in ns), server.log (the server's output){}.\n"
+      "time,\nTag=service = from send; values in ns), server.log (the server's output){}{}.\n"
       "The environment of the run is not recorded.\n",
       join(invocation()), kVersion, join(o.command), exit, o.load_file, spec.url.host_header,
       spec.url.target, spec.mode == LoadMode::kOpen ? "open" : "closed", spec.connections,
       repetitions, o.warmup, o.track,
       o.track == "off" ? ""
                        : ", allocs.pb.gz, allocs.folded, allocs_bytes.folded and timeline.csv "
-                         "(the server's allocations over the whole run)");
+                         "(the server's allocations over the whole run)",
+      cpu_files ? ", cpu.pb.gz and cpu.folded (perf's samples of the server's call stacks during "
+                  "the repetitions)"
+                : "");
 }
 
 // The alloc and memory groups, and allocs_per_op of each repetition, from
@@ -285,6 +291,14 @@ int run_baseline(const BaselineOptions& o) {
   const LaunchPlan plan =
       plan_launch(o.command, tracked ? Tracking::kTracked : Tracking::kUntracked);
   const std::string load_text = read_file(o.load_file).value_or("");
+  if (o.cpu_profile) {
+    if (auto why = CpuProfiler::unavailable_reason()) {
+      throw std::runtime_error(
+          fmt::format("--cpu-profile: perf cannot sample here ({}); install linux-perf, or allow "
+                      "sampling with: sysctl kernel.perf_event_paranoid=1",
+                      *why));
+    }
+  }
 
   const std::string output = !o.output.empty() ? o.output
                              : !o.name.empty() ? (fs::path("profiles") / o.name).string()
@@ -351,6 +365,19 @@ int run_baseline(const BaselineOptions& o) {
     if (!o.quiet) fmt::print(stderr, "  warm-up {:g} s\n", warmup_s);
     run_load(*warm, LoadRunOptions{nullptr, 1.0, &g_stop});
   }
+  // The CPU profile covers the repetitions only; a failing perf costs the
+  // profile's CPU files, never the run.
+  std::optional<CpuProfiler> profiler;
+  std::string cpu_warning;
+  const fs::path perf_dir = writer.temp_path() / ".perf";
+  if (o.cpu_profile && !g_stop.load()) {
+    try {
+      fs::create_directory(perf_dir);
+      profiler.emplace(pid, perf_dir);
+    } catch (const std::exception& e) {
+      cpu_warning = e.what();
+    }
+  }
   for (int k = 0; k < o.repeat && !g_stop.load() && !server_gone(); ++k) {
     Repetition rep;
     const std::optional<ProcessCpu> cpu_before = read_process_cpu(pid);
@@ -395,6 +422,20 @@ int run_baseline(const BaselineOptions& o) {
     repetitions.push_back(std::move(rep));
   }
   server_gone();
+  std::optional<CpuStacks> cpu_stacks;
+  if (profiler) {
+    try {
+      profiler->stop();
+      if (!g_stop.load()) cpu_stacks = profiler->collect();
+    } catch (const std::exception& e) {
+      cpu_warning = e.what();
+    }
+    profiler.reset();
+  }
+  if (o.cpu_profile) {
+    std::error_code ignored;
+    fs::remove_all(perf_dir, ignored);
+  }
   const std::optional<std::uint64_t> peak_rss = read_peak_rss_bytes(pid);
   const ChildResult stopped = server.stop();
   const double duration_s = seconds_between(server_start, Clock::now());
@@ -533,19 +574,45 @@ int run_baseline(const BaselineOptions& o) {
     }
   }
   if (!memory.empty()) summary["memory"] = memory;
+  std::uint64_t cpu_samples = 0;
+  if (cpu_stacks) {
+    for (const auto& [stack, count] : *cpu_stacks) cpu_samples += count;
+    summary["cpu"]["profile"] = {{"samples", cpu_samples}, {"tool", kCpuProfileTool}};
+  }
+  if (!cpu_warning.empty()) {
+    fmt::print(stderr, "perflab: warning: no CPU profile: {}\n", cpu_warning);
+  }
 
   log.finish();
   if (allocs) writer.write_alloc_profile(*allocs);
+  if (cpu_stacks) {
+    const double profiled_s = repetitions.back().end_s - repetitions.front().start_s;
+    writer.write_text(kCpuFoldedFile, format_folded_stacks(*cpu_stacks));
+    writer.write_text(kCpuPprofFile, encode_cpu_pprof(*cpu_stacks, kCpuSampleHz, profiled_s));
+  }
   writer.write_summary(summary);
-  writer.write_text("README.md", readme(o, spec, repetitions.size(), exit));
+  writer.write_text("README.md", readme(o, spec, repetitions.size(), exit, cpu_stacks.has_value()));
   if (!load_text.empty()) writer.write_text("load.json", load_text);
+  // report.html from the files just written; a report that cannot be made
+  // must not cost the run its profile.
+  try {
+    CompareInput run = read_compare_input(writer.temp_path());
+    run.path = writer.final_path().string();
+    writer.write_text("report.html", format_run_html(run));
+  } catch (const CompareError& e) {
+    fmt::print(stderr, "perflab: warning: no report.html ({})\n", e.what());
+  }
   const fs::path written = writer.commit();
 
   if (!o.quiet) {
     fmt::print("{}", format_load_report(*merged));
-    if (summary.contains("cpu")) {
+    if (summary.contains("cpu") && summary["cpu"].contains("cpu_per_op_us")) {
       fmt::print("  server cpu/op  {:.1f} us (median of {})\n",
                  summary["cpu"]["cpu_per_op_us"].get<double>(), repetitions.size());
+    }
+    if (cpu_stacks) {
+      fmt::print("  cpu profile    {} samples ({}, {})\n", cpu_samples, kCpuPprofFile,
+                 kCpuFoldedFile);
     }
     if (summary.contains("alloc") && summary["alloc"].contains("allocs_per_op")) {
       fmt::print("  allocs/op      {:.2f} (median of {})\n",
@@ -598,6 +665,9 @@ void add_baseline_command(CLI::App& app, int& exit_code) {
       ->add_option("--stop-grace", o->stop_grace,
                    "From SIGTERM to SIGKILL when stopping the server")
       ->capture_default_str();
+  baseline->add_flag("--cpu-profile", o->cpu_profile,
+                     "Sample the server's call stacks with perf during the repetitions "
+                     "(cpu.pb.gz, cpu.folded)");
   baseline->add_flag("-q,--quiet", o->quiet, "No progress and no summary");
   baseline->add_option("command", o->command, "The server and its arguments (after --)")
       ->required()

@@ -19,6 +19,7 @@
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "perflab/compare.hpp"
 #include "perflab/load.hpp"
 #include "perflab/version.hpp"
 #include "run_support.hpp"
@@ -169,6 +170,14 @@ class ProgressPrinter : public LoadObserver {
   }
 };
 
+// report.html of the run, from the files just written (summary.json,
+// latency.hlog) in the profile's temporary directory.
+std::string run_report_html(const ProfileWriter& writer) {
+  CompareInput run = read_compare_input(writer.temp_path());
+  run.path = writer.final_path().string();
+  return format_run_html(run);
+}
+
 std::string error_kinds(const LoadResult& result) {
   std::string text;
   for (std::size_t kind = 0; kind < kLoadErrorKindCount; ++kind) {
@@ -286,6 +295,7 @@ int run_load_command(const LoadOptions& o) {
     log->finish();
     writer->write_summary(summary);
     writer->write_text("README.md", readme(spec, load_text));
+    writer->write_text("report.html", run_report_html(*writer));
     if (!load_text.empty()) writer->write_text("load.json", load_text);
     written = writer->commit();
   }

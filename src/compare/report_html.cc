@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -151,10 +152,16 @@ std::string polyline(const Frame& f, const std::vector<Point>& points, const cha
 }
 
 // Above the plot area, so it never hides a curve.
-std::string legend() {
+// `single`: a run's own report, one series, called "run".
+std::string legend(bool single = false) {
   double x = kWidth - kRight - 190;
   const double y = kTop - 10;
   std::string out;
+  if (single) {
+    out += "<line class=\"base\" x1=\"" + px(x) + "\" x2=\"" + px(x + 22) + "\" y1=\"" + px(y - 4) +
+           "\" y2=\"" + px(y - 4) + "\" stroke-width=\"3\"/>";
+    return out + "<text x=\"" + px(x + 28) + "\" y=\"" + px(y) + "\">run</text>\n";
+  }
   for (const char* side : {"base", "candidate"}) {
     out += std::string("<line class=\"") + side + "\" x1=\"" + px(x) + "\" x2=\"" + px(x + 22) +
            "\" y1=\"" + px(y - 4) + "\" y2=\"" + px(y - 4) + "\" stroke-width=\"3\"/>";
@@ -162,6 +169,11 @@ std::string legend() {
     x += 90;
   }
   return out;
+}
+
+// A run's own report passes an empty input as the candidate.
+bool single_series(const CompareInput& candidate) {
+  return candidate.metrics.empty() && !candidate.latency && candidate.timeline.empty();
 }
 
 std::string no_data(const char* what) {
@@ -243,7 +255,7 @@ std::string latency_plot(const CompareInput& base, const CompareInput& candidate
       point.second = std::log10(std::max(point.second, std::pow(10.0, f.y_min)));
     out += polyline(f, curve, side);
   }
-  return out + legend() + "</svg>\n";
+  return out + legend(single_series(candidate)) + "</svg>\n";
 }
 
 std::string heap_plot(const CompareInput& base, const CompareInput& candidate) {
@@ -274,7 +286,7 @@ std::string heap_plot(const CompareInput& base, const CompareInput& candidate) {
     }
     if (!points.empty()) out += polyline(f, points, side);
   }
-  return out + legend() + "</svg>\n";
+  return out + legend(single_series(candidate)) + "</svg>\n";
 }
 
 std::vector<double> throughput_samples(const CompareInput& input) {
@@ -319,7 +331,7 @@ std::string throughput_plot(const CompareInput& base, const CompareInput& candid
     }
     out += "\n";
   }
-  return out + legend() + "</svg>\n";
+  return out + legend(single_series(candidate)) + "</svg>\n";
 }
 
 // A flame-graph-style bar per site: width by the candidate's allocations (the
@@ -410,18 +422,86 @@ std::string criteria_table(const Comparison& c) {
   return out + "</table>\n";
 }
 
+// Belt and braces for "no network": even a bug here cannot load anything.
+std::string document_head(const std::string& title) {
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+         "style-src 'unsafe-inline'\">\n"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+         "<title>" +
+         escape(title) + "</title>\n<style>" + kStyle + "</style></head><body>\n";
+}
+
+// A run's figures: the median of its repetitions and their range.
+std::string run_metrics_table(const CompareInput& run) {
+  std::string out =
+      "<table class=\"metrics\"><tr><th>metric</th><th>median</th><th>min</th><th>max</th>"
+      "<th>n</th></tr>\n";
+  for (const MetricSamples& samples : run.metrics) {
+    const std::optional<MetricInfo> info = find_metric(samples.metric);
+    const std::string unit = info ? info->unit : "";
+    std::vector<double> sorted = samples.values;
+    std::sort(sorted.begin(), sorted.end());
+    const std::size_t n = sorted.size();
+    const double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    const std::string label =
+        samples.group.empty() ? samples.metric : samples.group + " " + samples.metric;
+    out += "<tr><td>" + escape(label) + "</td><td class=\"num\">" +
+           escape(compare_detail::format_value(median, unit)) + "</td><td class=\"num\">" +
+           escape(compare_detail::format_value(sorted.front(), unit)) + "</td><td class=\"num\">" +
+           escape(compare_detail::format_value(sorted.back(), unit)) + "</td><td class=\"num\">" +
+           std::to_string(n) + "</td></tr>\n";
+  }
+  return out + "</table>\n";
+}
+
+// The run's allocation sites with the most allocations (stacks mode only).
+std::string run_sites_table(const CompareInput& run) {
+  if (!run.allocs || run.allocs->frames.empty()) {
+    return no_data("No allocation sites (no allocs.pb.gz with call stacks).");
+  }
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> by_site;
+  for (const AllocSite& site : run.allocs->sites) {
+    const std::optional<std::uint32_t> frame = most_useful_frame(*run.allocs, site);
+    const std::string name = frame ? run.allocs->frames[*frame].function : std::string();
+    auto& [allocs, bytes] = by_site[name.empty() ? "(unknown)" : name];
+    allocs += site.allocs;
+    bytes += site.bytes;
+  }
+  std::vector<std::pair<std::string, std::pair<std::uint64_t, std::uint64_t>>> top(by_site.begin(),
+                                                                                   by_site.end());
+  std::sort(top.begin(), top.end(),
+            [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  if (top.size() > 15) top.resize(15);
+  std::string out =
+      "<table class=\"metrics\" id=\"run-sites\"><tr><th>site</th><th>allocations</th>"
+      "<th>bytes</th></tr>\n";
+  for (const auto& [name, counts] : top) {
+    out += "<tr><td><code>" + escape(name) + "</code></td><td class=\"num\">" +
+           std::to_string(counts.first) + "</td><td class=\"num\">" +
+           std::to_string(counts.second) + "</td></tr>\n";
+  }
+  return out + "</table>\n";
+}
+
 }  // namespace
+
+std::string format_run_html(const CompareInput& run) {
+  const CompareInput none;
+  std::string out = document_head("perflab run: " + run.path);
+  out += "<h1>perflab run <span class=\"badge none\">report</span></h1>\n<p><code>" +
+         escape(run.path) + "</code></p>\n";
+  out += "<h2>Metrics</h2>\n" + run_metrics_table(run);
+  out += "<h2>Latency by percentile</h2>\n" + latency_plot(run, none);
+  out += "<h2>Throughput per repetition</h2>\n" + throughput_plot(run, none);
+  out += "<h2>Heap over time</h2>\n" + heap_plot(run, none);
+  out += "<h2>Allocation sites</h2>\n" + run_sites_table(run);
+  return out + "</body></html>\n";
+}
 
 std::string format_comparison_html(const Comparison& c, const CompareInput& base,
                                    const CompareInput& candidate) {
-  std::string out =
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-      // Belt and braces for "no network": even a bug here cannot load anything.
-      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-      "style-src 'unsafe-inline'\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-  out += "<title>perflab compare: " + escape(c.candidate_path) + " vs " + escape(c.base_path) +
-         "</title>\n<style>" + kStyle + "</style></head><body>\n";
+  std::string out = document_head("perflab compare: " + c.candidate_path + " vs " + c.base_path);
   out += "<h1>perflab compare ";
   out += c.criteria.empty() ? std::string("<span class=\"badge none\">report</span>")
                             : std::string("<span class=\"badge ") + verdict_class(c.verdict) +
