@@ -6,7 +6,9 @@
 #include <cmath>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "perflab/compare.hpp"
 #include "scratch_dir.hpp"
@@ -131,6 +133,7 @@ TEST(CompareHtmlTest, SaysSoWhenThereIsNoData) {
   EXPECT_NE(html.find("No latency log"), std::string::npos);
   EXPECT_NE(html.find("No heap timeline"), std::string::npos);
   EXPECT_NE(html.find("No throughput_rps samples"), std::string::npos);
+  EXPECT_NE(html.find("No allocation call stacks on the candidate side"), std::string::npos);
   EXPECT_EQ(html.find("<svg"), std::string::npos);
 }
 
@@ -147,6 +150,143 @@ TEST(CompareHtmlTest, ARunsOwnReportHasOneSeriesPerPlotAndEscapesItsPath) {
   EXPECT_EQ(html.find(kScript), std::string::npos);
   EXPECT_NE(html.find("&lt;script&gt;"), std::string::npos);
   EXPECT_NE(html.find("throughput_rps"), std::string::npos);
+}
+
+// Three stacks, leaf (allocator) first, with hostile function names.
+AllocProfile flame_profile() {
+  AllocProfile profile;
+  for (const char* name : {"malloc", "operator new(unsigned long)", kScript, "fill_a&b", "worker",
+                           "main", "parse_config"}) {
+    ProfileFrame frame;
+    frame.function = name;
+    profile.frames.push_back(frame);
+  }
+  // 0 malloc, 1 operator new, 2 <script>, 3 fill_a&b, 4 worker, 5 main, 6 parse_config
+  profile.sites.push_back(AllocSite{{0, 1, 2, 4, 5}, 60, 6000});
+  profile.sites.push_back(AllocSite{{0, 3, 4, 5}, 30, 300});
+  profile.sites.push_back(AllocSite{{1, 6, 5}, 10, 100});
+  profile.allocs = 100;
+  profile.bytes = 6400;
+  return profile;
+}
+
+struct FlameRect {
+  double x, y, width;
+};
+
+// The <svg id="allocation-flame"> element of `html`, or "" when absent.
+std::string flame_svg(const std::string& html) {
+  const std::size_t begin = html.find("<svg id=\"allocation-flame\"");
+  if (begin == std::string::npos) return "";
+  return html.substr(begin, html.find("</svg>", begin) - begin);
+}
+
+std::vector<FlameRect> flame_rects(const std::string& svg) {
+  const std::regex rect(
+      "<rect class=\"flame\" x=\"([0-9.]+)\" y=\"([0-9.]+)\" width=\"([0-9.]+)\"");
+  std::vector<FlameRect> rects;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), rect); it != std::sregex_iterator();
+       ++it) {
+    rects.push_back({std::stod((*it)[1]), std::stod((*it)[2]), std::stod((*it)[3])});
+  }
+  return rects;
+}
+
+void expect_flame_graph(const std::string& html) {
+  const std::string svg = flame_svg(html);
+  ASSERT_FALSE(svg.empty()) << "no <svg id=\"allocation-flame\">";
+  const std::vector<FlameRect> rects = flame_rects(svg);
+  // Distinct non-allocator frames: <script>, fill_a&b, worker, main, parse_config.
+  EXPECT_GE(rects.size(), 5u);
+  // The allocator's frames are left out.
+  EXPECT_EQ(svg.find("malloc"), std::string::npos);
+  EXPECT_EQ(svg.find("operator new"), std::string::npos);
+  // Every rect but the root's lies within one rect of the row above, no wider.
+  std::set<double> rows;
+  for (const FlameRect& r : rects) rows.insert(r.y);
+  EXPECT_GE(rows.size(), 4u);  // root, main, worker, the call sites
+  const double top = *rows.begin();
+  for (const FlameRect& child : rects) {
+    if (child.y == top) continue;
+    const auto above = std::prev(rows.find(child.y));
+    bool inside = false;
+    for (const FlameRect& parent : rects) {
+      if (parent.y != *above) continue;
+      if (child.x >= parent.x - 0.11 && child.x + child.width <= parent.x + parent.width + 0.11) {
+        inside = true;
+        EXPECT_LE(child.width, parent.width);
+      }
+    }
+    EXPECT_TRUE(inside) << "rect at x=" << child.x << " y=" << child.y << " has no parent";
+  }
+  // Function names are escaped in titles and labels.
+  EXPECT_EQ(svg.find(kScript), std::string::npos);
+  EXPECT_EQ(svg.find("fill_a&b"), std::string::npos);
+  EXPECT_NE(svg.find("<title>&lt;script&gt;alert(1)&lt;/script&gt;\n60 allocations (60.00%)"),
+            std::string::npos);
+  EXPECT_NE(svg.find("<title>fill_a&amp;b\n30 allocations (30.00%)"), std::string::npos);
+  EXPECT_NE(svg.find("<title>main\n100 allocations (100.00%)"), std::string::npos);
+  EXPECT_NE(svg.find(">fill_a&amp;b</text>"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+}
+
+TEST(CompareHtmlTest, ARunsReportHasAnAllocationFlameGraph) {
+  CompareInput run = side("runs/flame", 1000, 50000);
+  run.allocs = flame_profile();
+  const std::string html = format_run_html(run);
+  EXPECT_NE(html.find("<h2>Allocation flame graph</h2>"), std::string::npos);
+  expect_flame_graph(html);
+}
+
+TEST(CompareHtmlTest, AComparisonHasTheCandidatesAllocationFlameGraph) {
+  Report r;
+  r.candidate.allocs = flame_profile();
+  const std::string html = format_comparison_html(r.comparison, r.base, r.candidate);
+  EXPECT_NE(html.find("<h2>Allocation flame graph (candidate)</h2>"), std::string::npos);
+  expect_flame_graph(html);
+}
+
+TEST(CompareHtmlTest, FlameGraphIsDeterministicAndCutsLongLabels) {
+  CompareInput run;
+  run.path = "r";
+  run.allocs = flame_profile();
+  const std::string long_name(300, 'x');
+  run.allocs->frames[6].function = long_name;  // 10% of 744 px: too narrow for 300 chars
+  const std::string html = format_run_html(run);
+  EXPECT_EQ(html, format_run_html(run));
+  const std::string svg = flame_svg(html);
+  EXPECT_NE(svg.find("<title>" + long_name + "\n"), std::string::npos);
+  EXPECT_NE(svg.find("xxx\u2026</text>"), std::string::npos);
+  EXPECT_EQ(svg.find(long_name + "</text>"), std::string::npos);
+}
+
+TEST(CompareHtmlTest, FlameGraphCapsDepthAndNodeCount) {
+  // 120 stacks of 45 distinct frames each: cut at depth 40, 4,800 nodes + root.
+  CompareInput run;
+  run.path = "r";
+  run.allocs.emplace();
+  for (int s = 0; s < 120; ++s) {
+    AllocSite site;
+    site.allocs = 1;
+    for (int d = 0; d < 45; ++d) {
+      site.frames.push_back(static_cast<std::uint32_t>(run.allocs->frames.size()));
+      ProfileFrame frame;
+      frame.function = "f" + std::to_string(s) + "_" + std::to_string(d);
+      run.allocs->frames.push_back(frame);
+    }
+    run.allocs->sites.push_back(site);
+  }
+  const std::string html = format_run_html(run);
+  EXPECT_EQ(flame_rects(flame_svg(html)).size(), 4000u);
+  EXPECT_NE(html.find("801 frames beyond the limit of 4000 were elided"), std::string::npos);
+  EXPECT_NE(html.find("120 stacks deeper than 40 frames were cut"), std::string::npos);
+}
+
+TEST(CompareHtmlTest, ARunWithoutCallStacksHasNoFlameGraph) {
+  CompareInput run = side("runs/none", 1000, 50000);
+  const std::string html = format_run_html(run);
+  EXPECT_EQ(html.find("allocation-flame"), std::string::npos);
+  EXPECT_NE(html.find("No allocation call stacks"), std::string::npos);
 }
 
 std::filesystem::path write_profile(const std::filesystem::path& dir, const std::string& hlog) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -121,6 +122,41 @@ TEST_F(CompareTest, FourSamplesPerSideCannotReachAlphaOnePercent) {
   EXPECT_EQ(verdict_exit_code(c.verdict, 0), 0);
   ASSERT_FALSE(c.notes.empty());
   EXPECT_NE(c.notes[0].find("cannot reach alpha"), std::string::npos) << c.notes[0];
+}
+
+TEST_F(CompareTest, ARatioFigureWithAZeroSampleHasNoRelativeChange) {
+  std::vector<double> candidate = noisy(1010, 0.01, 10, 30);
+  candidate[3] = 0;  // a repetition that completed nothing
+  const Comparison c = compare({{"throughput_rps", noisy(1000, 0.01, 10, 31)}},
+                               {{"throughput_rps", candidate}}, {"throughput_rps >= +10%"});
+  EXPECT_EQ(c.verdict, Verdict::kInconclusive) << format_comparison_text(c);
+  EXPECT_NE(c.criteria[0].reason.find("0 or less"), std::string::npos) << c.criteria[0].reason;
+}
+
+TEST_F(CompareTest, HolmJudgesTheSecondCriterionAtTheFullLevelOnlyAfterTheFirstIsDecided) {
+  // Two clear changes: the smaller p-value is judged at alpha/2, the other at alpha.
+  const Comparison c = compare(
+      {{"throughput_rps", noisy(1000, 0.02, 10, 40)}, {"cpu_per_op_us", noisy(50, 0.02, 10, 41)}},
+      {{"throughput_rps", noisy(1300, 0.02, 10, 42)}, {"cpu_per_op_us", noisy(40, 0.02, 10, 43)}},
+      {"throughput_rps >= +10%", "cpu_per_op_us <= -5%"});
+  ASSERT_EQ(c.criteria.size(), 2u);
+  std::vector<std::string> levels;
+  for (const CriterionResult& r : c.criteria) {
+    EXPECT_EQ(r.verdict, Verdict::kPass) << r.reason;
+    levels.push_back(r.reason.substr(r.reason.find("whole ") + 6, 5));
+  }
+  // One at ~97.5% confidence, the other at ~95%: not both at the same level.
+  EXPECT_NE(levels[0], levels[1]) << levels[0] << " " << levels[1];
+}
+
+TEST_F(CompareTest, AMetricOnlyTheCandidateHasIsNoted) {
+  const Comparison c =
+      compare({{"throughput_rps", {1.0, 2.0, 3.0}}},
+              {{"throughput_rps", {1.0, 2.0, 3.0}}, {"cpu_per_op_us", {5.0, 6.0}}}, {});
+  const bool noted = std::any_of(c.notes.begin(), c.notes.end(), [](const std::string& note) {
+    return note.find("cpu_per_op_us: only in the candidate") != std::string::npos;
+  });
+  EXPECT_TRUE(noted) << format_comparison_text(c);
 }
 
 TEST_F(CompareTest, AbsoluteBoundsJudgeTheCandidateAlone) {

@@ -287,6 +287,13 @@ int run_baseline(const BaselineOptions& o) {
   const LoadSpec spec = build_spec(o);
   const std::optional<LoadSpec> warm = warmup_spec(spec, warmup_s);
   const TcpProbe probe(spec.url.host, spec.url.port);
+  // Another server on the port would be measured instead of this one.
+  if (probe.accepts(50)) {
+    throw std::runtime_error(fmt::format(
+        "something already listens on {}: stop it first, or give the server another port "
+        "(and the load file its URL)",
+        probe.name()));
+  }
   const bool tracked = o.track != "off";
   const LaunchPlan plan =
       plan_launch(o.command, tracked ? Tracking::kTracked : Tracking::kUntracked);
@@ -522,6 +529,7 @@ int run_baseline(const BaselineOptions& o) {
   nlohmann::json load = load_summary_json(*merged);
   load["url"] = "http://" + spec.url.host_header + spec.url.target;
   load["load_file"] = o.load_file;
+  describe_load(spec, load);
   load["merged_repetitions"] = repetitions.size();
   nlohmann::json summary = {
       {"run",

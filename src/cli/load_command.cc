@@ -192,17 +192,6 @@ std::string error_kinds(const LoadResult& result) {
   return text;
 }
 
-nlohmann::json schedule_json(const LoadSpec& spec) {
-  nlohmann::json segments = nlohmann::json::array();
-  if (spec.mode != LoadMode::kOpen || !spec.schedule) return segments;
-  for (const RateSegment& segment : spec.schedule->segments()) {
-    segments.push_back({{"duration_s", segment.duration_s},
-                        {"start_rps", segment.start_rate},
-                        {"end_rps", segment.end_rate}});
-  }
-  return segments;
-}
-
 std::string readme(const LoadSpec& spec, const std::string& load_text) {
   std::string command;
   for (const std::string& word : invocation()) command += (command.empty() ? "" : " ") + word;
@@ -272,7 +261,7 @@ int run_load_command(const LoadOptions& o) {
        result.completed > 0 ? (user_s + sys_s) * 1e6 / static_cast<double>(result.completed) : 0.0},
       {"peak_rss_bytes", static_cast<std::uint64_t>(self.ru_maxrss) * 1024}};
   load["url"] = "http://" + spec.url.host_header + spec.url.target;
-  load["schedule"] = schedule_json(spec);
+  describe_load(spec, load);
   if (!o.load_file.empty()) load["load_file"] = o.load_file;
   char start_text[32];
   std::tm utc{};

@@ -31,6 +31,26 @@ std::string host_name() {
   return name;
 }
 
+void describe_load(const LoadSpec& spec, nlohmann::json& load) {
+  nlohmann::json segments = nlohmann::json::array();
+  if (spec.mode == LoadMode::kOpen && spec.schedule) {
+    for (const RateSegment& segment : spec.schedule->segments()) {
+      segments.push_back({{"duration_s", segment.duration_s},
+                          {"start_rps", segment.start_rate},
+                          {"end_rps", segment.end_rate}});
+    }
+  }
+  load["schedule"] = segments;
+  nlohmann::json mix = nlohmann::json::array();
+  for (const RequestSpec& request : spec.requests) {
+    mix.push_back({{"name", request.name},
+                   {"weight", request.weight},
+                   {"method", request.method},
+                   {"path", request.target}});
+  }
+  load["mix"] = mix;
+}
+
 void apply_duration(LoadSpec& spec, double duration_s) {
   spec.duration_s = duration_s;
   if (spec.mode != LoadMode::kOpen || !spec.schedule) return;

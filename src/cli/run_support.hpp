@@ -19,6 +19,11 @@ std::string timestamped_profile_path(const std::string& kind);
 /// This machine's host name, "unknown" when it has none.
 std::string host_name();
 
+/// Adds what makes two runs' loads the same to a `load` group: `schedule`
+/// (open loop's segments) and `mix` (each request's name, weight, method and
+/// path template), which compare checks before comparing two runs.
+void describe_load(const LoadSpec& spec, nlohmann::json& load);
+
 /// --duration given on the command line over a load file: sets the closed
 /// loop's duration, and stretches a constant open-loop rate to it. Throws
 /// LoadError for a ramp or steps, whose shape a duration cannot stretch.

@@ -150,6 +150,10 @@ pid_t start_program(const LaunchPlan& plan, const LaunchEnv* env, int output_fd,
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       // The parent may have died before prctl: then nobody would send it.
       if (::getppid() != parent) ::_exit(127);
+      // Its own group is not the terminal's foreground: a read of the
+      // terminal would stop it (SIGTTIN) mid-run. A service reads no stdin.
+      const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
     }
     if (output_fd >= 0) {
       ::dup2(output_fd, STDOUT_FILENO);
@@ -241,14 +245,39 @@ ChildResult stop_program(pid_t pid, double grace_s) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   };
-  if (auto done = try_wait_program(pid)) return *done;
   // A program leading its own group (ProgramRole::kService) takes its
   // group along; one in perflab's group is signalled alone.
-  const pid_t target = ::getpgid(pid) == pid && pid != ::getpgrp() ? -pid : pid;
-  ::kill(target, SIGTERM);
-  if (auto done = wait_for(grace_s)) return *done;
+  const bool own_group = ::getpgid(pid) == pid && pid != ::getpgrp();
+  const pid_t target = own_group ? -pid : pid;
+  // The group outlives its leader when the leader is a wrapper script or a
+  // forking server: what is left of it is stopped too, so no server keeps
+  // the port after perflab is done.
+  const auto group_alive = [&] { return own_group && ::kill(-pid, 0) == 0; };
+  const auto wait_group = [&](double seconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (group_alive() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  std::optional<ChildResult> done = try_wait_program(pid);
+  if (!done) {
+    ::kill(target, SIGTERM);
+    done = wait_for(grace_s);
+  }
+  if (done) {
+    if (group_alive()) {
+      ::kill(-pid, SIGTERM);
+      wait_group(grace_s);
+      if (group_alive()) ::kill(-pid, SIGKILL);
+      wait_group(5.0);
+    }
+    return *done;
+  }
   ::kill(target, SIGKILL);
-  if (auto done = wait_for(5.0)) return *done;
+  if (auto killed = wait_for(5.0)) {
+    if (group_alive()) ::kill(-pid, SIGKILL);
+    return *killed;
+  }
   ChildResult stuck;
   stuck.pid = pid;
   stuck.exit_code = -1;

@@ -216,6 +216,15 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
     }
     comparison.rows.push_back(std::move(row));
   }
+  for (const MetricSamples& from : candidate.metrics) {
+    const bool in_base = std::any_of(
+        base.metrics.begin(), base.metrics.end(),
+        [&](const MetricSamples& m) { return m.group == from.group && m.metric == from.metric; });
+    if (!in_base) {
+      comparison.notes.push_back(from.metric + (from.group.empty() ? "" : " of " + from.group) +
+                                 ": only in the candidate");
+    }
+  }
   if (!single_values.empty()) {
     std::string names;
     for (const std::string& name : single_values) names += (names.empty() ? "" : ", ") + name;
@@ -254,14 +263,28 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
                          " is not in both runs (" + base.path + ", " + candidate.path + ")");
     }
   }
-  std::sort(gated.begin(), gated.end(), [](const Gated& a, const Gated& b) {
+  std::stable_sort(gated.begin(), gated.end(), [](const Gated& a, const Gated& b) {
     return a.row->change.p_value < b.row->change.p_value;
   });
+  // Holm's step-down: the k-th smallest p-value of m at alpha / (m - k),
+  // and once a step decides nothing, every later one stays at its level.
+  double level = options.alpha / static_cast<double>(gated.size());
   for (std::size_t k = 0; k < gated.size(); ++k) {
-    const double level = options.alpha / static_cast<double>(gated.size() - k);
-    const ShiftEstimate change = estimate_change(*gated[k].row, level, options.paired);
-    results[gated[k].criterion][gated[k].slot] =
-        evaluate_relative(criteria[gated[k].criterion], gated[k].row->metric, change);
+    const MetricComparison& row = *gated[k].row;
+    CriterionResult& result = results[gated[k].criterion][gated[k].slot];
+    const ShiftEstimate change = estimate_change(row, level, options.paired);
+    if (change.scale != row.metric.scale) {
+      // A ratio figure that touched 0 was measured as a difference: a
+      // percentage of it means nothing.
+      result = {criteria[gated[k].criterion], Verdict::kInconclusive,
+                "inconclusive: a sample of " + row.metric.name +
+                    " is 0 or less, so a relative change is not defined; use an absolute bound"};
+    } else {
+      result = evaluate_relative(criteria[gated[k].criterion], row.metric, change);
+    }
+    if (result.verdict != Verdict::kInconclusive && k + 1 < gated.size()) {
+      level = options.alpha / static_cast<double>(gated.size() - k - 1);
+    }
   }
   for (std::size_t c = 0; c < criteria.size(); ++c) {
     comparison.criteria.push_back(combine(criteria[c], groups[c], results[c]));

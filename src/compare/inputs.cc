@@ -74,7 +74,7 @@ std::optional<double> pool_hit_rate(const nlohmann::json& pools, const std::stri
 nlohmann::json load_identity(const nlohmann::json& load) {
   if (!load.is_object()) return nullptr;
   nlohmann::json identity = nlohmann::json::object();
-  for (const char* key : {"mode", "connections", "threads", "schedule"}) {
+  for (const char* key : {"mode", "connections", "threads", "schedule", "mix"}) {
     if (load.contains(key)) identity[key] = load[key];
   }
   if (load.contains("url") && load["url"].is_string()) {

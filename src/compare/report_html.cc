@@ -3,6 +3,7 @@
 // a CI artifact viewer, and under the page's own Content-Security-Policy.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -81,6 +82,7 @@ circle.base{fill:#4c72b0}circle.candidate{fill:#dd8452}
 rect.growth{fill:#ef9a9a}rect.reduction{fill:#a5d6a7}rect.same{fill:#ddd}rect.base-extent{fill:none;stroke:#555;stroke-dasharray:3 2}
 svg .site{font:11.5px ui-monospace,Menlo,Consolas,monospace;fill:#111}
 ul.notes{color:#555}
+rect.flame{stroke:#fff;stroke-width:0.5}svg .flame-label{font:11px ui-monospace,Menlo,Consolas,monospace;fill:#111;pointer-events:none}
 )";
 
 // ---- plots ----
@@ -377,6 +379,167 @@ std::string sites_plot(const Comparison& c) {
   return out + "</svg>\n";
 }
 
+// ---- allocation flame graph ----
+//
+// Drawn as an icicle: the root ("all allocations") is the top row and each
+// row below holds the callees of the row above, down to the program's call
+// sites that allocated. Width is proportional to the allocation count.
+
+constexpr std::size_t kFlameMaxDepth = 40;    // frames below the root
+constexpr std::size_t kFlameMaxNodes = 4000;  // rectangles drawn at most
+constexpr double kFlameMinWidth = 0.5;        // narrower nodes are skipped
+constexpr double kFlameRow = 17;              // row height
+constexpr double kFlameMargin = 8;
+constexpr double kFlameCharWidth = 6.6;  // 11px monospace
+constexpr double kFlameTextPad = 3;
+
+struct FlameNode {
+  std::string name;
+  std::uint64_t allocs = 0;
+  std::uint64_t bytes = 0;
+  std::size_t depth = 0;                        // 0 for the root
+  std::map<std::string, std::size_t> children;  // by name: a deterministic order
+};
+
+// FNV-1a: the same name gets the same colour in every report.
+std::uint32_t name_hash(std::string_view name) {
+  std::uint32_t hash = 2166136261u;
+  for (const char ch : name) {
+    hash ^= static_cast<unsigned char>(ch);
+    hash *= 16777619u;
+  }
+  return hash;
+}
+
+// A warm colour (red through orange to yellow) from the name's hash.
+std::string flame_colour(std::string_view name) {
+  const std::uint32_t hash = name_hash(name);
+  const unsigned red = 205 + hash % 51;
+  const unsigned green = 70 + (hash >> 8) % 140;
+  const unsigned blue = 30 + (hash >> 16) % 55;
+  return "rgb(" + std::to_string(red) + "," + std::to_string(green) + "," + std::to_string(blue) +
+         ")";
+}
+
+// The call tree of `profile`'s sites, root first: nodes[0] is the root. Each
+// site's frames are reversed (root first) after dropping the allocator frames
+// at the leaf end, and cut at kFlameMaxDepth; `cut` counts the stacks cut.
+std::vector<FlameNode> flame_tree(const AllocProfile& profile, std::size_t& cut) {
+  std::vector<FlameNode> nodes(1);
+  nodes[0].name = "all allocations";
+  std::vector<const ProfileFrame*> stack;
+  for (const AllocSite& site : profile.sites) {
+    stack.clear();
+    for (const std::uint32_t index : site.frames) {
+      if (index < profile.frames.size()) stack.push_back(&profile.frames[index]);
+    }
+    // Leaf first: skip the allocator's own frames, unless nothing else is left.
+    std::size_t first = 0;
+    while (first < stack.size() && is_allocator_frame(*stack[first])) ++first;
+    if (first == stack.size()) first = 0;
+    nodes[0].allocs += site.allocs;
+    nodes[0].bytes += site.bytes;
+    std::size_t at = 0;
+    std::size_t depth = 0;
+    for (std::size_t i = stack.size(); i > first; --i) {
+      if (depth == kFlameMaxDepth) {
+        ++cut;
+        break;
+      }
+      const std::string& function = stack[i - 1]->function;
+      const std::string name = function.empty() ? std::string("[unknown]") : function;
+      const auto found = nodes[at].children.find(name);
+      std::size_t child = 0;
+      if (found != nodes[at].children.end()) {
+        child = found->second;
+      } else {
+        child = nodes.size();
+        nodes[at].children.emplace(name, child);
+        FlameNode node;
+        node.name = name;
+        node.depth = depth + 1;
+        nodes.push_back(std::move(node));
+      }
+      at = child;
+      ++depth;
+      nodes[at].allocs += site.allocs;
+      nodes[at].bytes += site.bytes;
+    }
+  }
+  return nodes;
+}
+
+// `svg_id`: the element id; `label`: its accessible name.
+std::string flame_graph(const AllocProfile& profile, const char* svg_id, const std::string& label) {
+  std::size_t cut = 0;
+  const std::vector<FlameNode> nodes = flame_tree(profile, cut);
+  const std::uint64_t total = nodes[0].allocs;
+  if (total == 0) return no_data("The call stacks record no allocations.");
+  const double span = kWidth - 2 * kFlameMargin;
+  auto width_of = [&](const FlameNode& node) {
+    return span * static_cast<double>(node.allocs) / static_cast<double>(total);
+  };
+
+  // Breadth first, so that the node cap cuts the deepest rows, never a
+  // parent before its children. Children sit left to right in name order.
+  std::vector<std::pair<std::size_t, double>> order;  // node, x
+  std::size_t wide = 0;                               // nodes at least kFlameMinWidth wide
+  std::size_t max_depth = 0;
+  {
+    std::vector<std::pair<std::size_t, double>> queue{{0, kFlameMargin}};
+    for (std::size_t head = 0; head < queue.size(); ++head) {
+      const auto [index, x] = queue[head];
+      ++wide;
+      if (order.size() < kFlameMaxNodes) {
+        order.push_back(queue[head]);
+        max_depth = std::max(max_depth, nodes[index].depth);
+      }
+      double child_x = x;
+      for (const auto& [name, child] : nodes[index].children) {
+        const double width = width_of(nodes[child]);
+        if (width >= kFlameMinWidth) queue.emplace_back(child, child_x);
+        child_x += width;
+      }
+    }
+  }
+
+  const double height = 2 * kFlameMargin + static_cast<double>(max_depth + 1) * kFlameRow;
+  std::string out = svg_open(svg_id, label, height);
+  for (const auto& [index, x] : order) {
+    const FlameNode& node = nodes[index];
+    const double width = width_of(node);
+    const double y = kFlameMargin + static_cast<double>(node.depth) * kFlameRow;
+    const double percent = 100.0 * static_cast<double>(node.allocs) / static_cast<double>(total);
+    out += "<g><title>" + escape(node.name) + "\n" + std::to_string(node.allocs) +
+           " allocations (" + printf_string("%.2f", percent) + "%), " +
+           format_value(static_cast<double>(node.bytes), "B") + "</title>";
+    out += "<rect class=\"flame\" x=\"" + px(x) + "\" y=\"" + px(y) + "\" width=\"" + px(width) +
+           "\" height=\"" + px(kFlameRow - 1) + "\" fill=\"" + flame_colour(node.name) + "\"/>";
+    // A label when at least three characters fit, cut with an ellipsis.
+    const auto fit = static_cast<std::size_t>(
+        std::max(0.0, std::floor((width - 2 * kFlameTextPad) / kFlameCharWidth)));
+    if (fit >= 3) {
+      const std::string text = node.name.size() <= fit ? node.name : shorten(node.name, fit - 1);
+      out += "<text class=\"flame-label\" x=\"" + px(x + kFlameTextPad) + "\" y=\"" +
+             px(y + kFlameRow - 5) + "\">" + escape(text) + "</text>";
+    }
+    out += "</g>\n";
+  }
+  out += "</svg>\n";
+  std::string note =
+      "Icicle graph: the root at the top, each row the callees of the row above; width = "
+      "allocation count; the allocator's own frames are left out.";
+  if (wide > order.size()) {
+    note += " " + std::to_string(wide - order.size()) + " frames beyond the limit of " +
+            std::to_string(kFlameMaxNodes) + " were elided.";
+  }
+  if (cut > 0) {
+    note += " " + std::to_string(cut) + " stacks deeper than " + std::to_string(kFlameMaxDepth) +
+            " frames were cut.";
+  }
+  return out + no_data(note.c_str());
+}
+
 // ---- tables ----
 
 const char* verdict_class(Verdict verdict) { return verdict_name(verdict); }
@@ -496,6 +659,10 @@ std::string format_run_html(const CompareInput& run) {
   out += "<h2>Throughput per repetition</h2>\n" + throughput_plot(run, none);
   out += "<h2>Heap over time</h2>\n" + heap_plot(run, none);
   out += "<h2>Allocation sites</h2>\n" + run_sites_table(run);
+  out += "<h2>Allocation flame graph</h2>\n";
+  out += run.allocs && !run.allocs->frames.empty()
+             ? flame_graph(*run.allocs, "allocation-flame", "allocation flame graph of the run")
+             : no_data("No allocation call stacks (no allocs.pb.gz with call stacks).");
   return out + "</body></html>\n";
 }
 
@@ -515,6 +682,13 @@ std::string format_comparison_html(const Comparison& c, const CompareInput& base
   out += "<h2>Throughput per repetition</h2>\n" + throughput_plot(base, candidate);
   out += "<h2>Heap over time</h2>\n" + heap_plot(base, candidate);
   out += "<h2>Allocation sites that changed most</h2>\n" + sites_plot(c);
+  out += "<h2>Allocation flame graph (candidate)</h2>\n";
+  out += candidate.allocs && !candidate.allocs->frames.empty()
+             ? flame_graph(*candidate.allocs, "allocation-flame",
+                           "allocation flame graph of the candidate")
+             : no_data(
+                   "No allocation call stacks on the candidate side (no allocs.pb.gz with "
+                   "call stacks).");
   if (!c.notes.empty()) {
     out += "<h2>Notes</h2>\n<ul class=\"notes\">\n";
     for (const std::string& note : c.notes) out += "<li>" + escape(note) + "</li>\n";
