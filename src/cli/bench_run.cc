@@ -19,6 +19,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "spawn_actions.hpp"
+
 extern char** environ;
 
 namespace perflab::cli {
@@ -90,19 +92,6 @@ class Descriptor {
 
  private:
   int fd_;
-};
-
-// Sets up the child's stderr (a pipe to us) and stdout (ours, or /dev/null).
-class SpawnActions {
- public:
-  SpawnActions() { posix_spawn_file_actions_init(&actions_); }
-  ~SpawnActions() { posix_spawn_file_actions_destroy(&actions_); }
-  SpawnActions(const SpawnActions&) = delete;
-  SpawnActions& operator=(const SpawnActions&) = delete;
-  posix_spawn_file_actions_t* get() { return &actions_; }
-
- private:
-  posix_spawn_file_actions_t actions_;
 };
 
 struct ChildOutcome {

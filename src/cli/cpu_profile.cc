@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "perflab/profile.hpp"
+#include "spawn_actions.hpp"
 
 extern char** environ;
 
@@ -34,18 +35,6 @@ constexpr std::chrono::seconds kStopTimeout{10};
 constexpr const char* kPerfData = "perf.data";
 constexpr const char* kPerfLog = "perf.log";
 constexpr const char* kPerfScript = "perf.script";
-
-class SpawnActions {
- public:
-  SpawnActions() { posix_spawn_file_actions_init(&actions_); }
-  ~SpawnActions() { posix_spawn_file_actions_destroy(&actions_); }
-  SpawnActions(const SpawnActions&) = delete;
-  SpawnActions& operator=(const SpawnActions&) = delete;
-  posix_spawn_file_actions_t* get() { return &actions_; }
-
- private:
-  posix_spawn_file_actions_t actions_;
-};
 
 // Starts perf with `args` (stdin /dev/null, stdout to `out`, stderr appended
 // to `log`), in a process group of its own so a terminal's Ctrl-C reaches

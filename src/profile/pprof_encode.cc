@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "pprof_strings.hpp"
 #include "profile.pb.h"
 #include "profile_internal.hpp"
 
@@ -21,21 +22,7 @@ namespace perflab::profile_detail {
 
 namespace {
 
-// Interns strings into Profile.string_table; index 0 is "" as pprof requires.
-class StringTable {
- public:
-  explicit StringTable(pprof::Profile* profile) : profile_(profile) { index(""); }
-
-  std::int64_t index(const std::string& text) {
-    const auto [it, inserted] = indices_.try_emplace(text, profile_->string_table_size());
-    if (inserted) profile_->add_string_table(text);
-    return it->second;
-  }
-
- private:
-  pprof::Profile* profile_;
-  std::unordered_map<std::string, std::int64_t> indices_;
-};
+using StringTable = profile_detail::PprofStringTable;
 
 // pprof values are int64; a count beyond that is not a real count.
 std::int64_t to_int64(std::uint64_t value) {

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pprof_strings.hpp"
 #include "profile.pb.h"
 #include "profile_internal.hpp"
 
@@ -16,21 +17,7 @@ namespace perflab {
 
 namespace {
 
-// Interns strings into Profile.string_table; index 0 is "" as pprof requires.
-class StringTable {
- public:
-  explicit StringTable(pprof::Profile* profile) : profile_(profile) { index(""); }
-
-  std::int64_t index(const std::string& text) {
-    const auto [it, inserted] = indices_.try_emplace(text, profile_->string_table_size());
-    if (inserted) profile_->add_string_table(text);
-    return it->second;
-  }
-
- private:
-  pprof::Profile* profile_;
-  std::unordered_map<std::string, std::int64_t> indices_;
-};
+using StringTable = profile_detail::PprofStringTable;
 
 // pprof values are int64: clamp rather than wrap.
 std::int64_t clamp_int64(double value) {
