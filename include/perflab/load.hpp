@@ -140,19 +140,13 @@ struct RequestResult {
   std::uint64_t errors = 0;
   Histogram latency = make_latency_histogram();
   Histogram service = make_latency_histogram();
+
+  /// Adds another part of the same request kind's results (threads, repetitions).
+  void add(const RequestResult& other) noexcept;
 };
 
-/// A finished run. Latencies in nanoseconds.
-struct LoadResult {
-  LoadMode mode = LoadMode::kClosed;
-  int threads = 0;
-  int connections = 0;
-  /// Open loop: from each request's due time (coordinated omission corrected).
-  /// Closed loop: the same as `service` (no schedule to be behind).
-  Histogram latency = make_latency_histogram();
-  /// From the moment the request was written to its complete response.
-  Histogram service = make_latency_histogram();
-  std::vector<RequestResult> requests;  // in the order of LoadSpec::requests
+/// The counts of a run, or of one load thread's share of it; they add up.
+struct LoadCounts {
   std::array<std::uint64_t, kLoadErrorKindCount> errors{};
   std::uint64_t sent = 0;       // requests written (started)
   std::uint64_t completed = 0;  // responses received and as expected
@@ -163,12 +157,28 @@ struct LoadResult {
   std::uint64_t unsent = 0;     // open loop: due within the run but never sent
   std::int64_t max_lag_ns = 0;  // open loop: largest send - due
   int last_bad_status = 0;      // the status of the last kStatus error (0: none)
-  double duration_s = 0;        // the run's planned length (schedule or duration)
-  double elapsed_s = 0;         // from start to the last response
-  double target_rate = 0;       // open loop: the schedule's mean rate
-  double achieved_rate = 0;     // completed / duration_s
-  double throughput_rps = 0;    // completed / elapsed_s
   bool interrupted = false;     // stopped early through LoadRunOptions::stop
+
+  /// Sums the counts, keeps the larger lag and the later bad status.
+  void add(const LoadCounts& other) noexcept;
+};
+
+/// A finished run. Latencies in nanoseconds.
+struct LoadResult : LoadCounts {
+  LoadMode mode = LoadMode::kClosed;
+  int threads = 0;
+  int connections = 0;
+  /// Open loop: from each request's due time (coordinated omission corrected).
+  /// Closed loop: the same as `service` (no schedule to be behind).
+  Histogram latency = make_latency_histogram();
+  /// From the moment the request was written to its complete response.
+  Histogram service = make_latency_histogram();
+  std::vector<RequestResult> requests;  // in the order of LoadSpec::requests
+  double duration_s = 0;                // the run's planned length (schedule or duration)
+  double elapsed_s = 0;                 // from start to the last response
+  double target_rate = 0;               // open loop: the schedule's mean rate
+  double achieved_rate = 0;             // completed / duration_s
+  double throughput_rps = 0;            // completed / elapsed_s
 
   std::uint64_t error_count() const noexcept;
   /// errors / (completed + errors); 0 when nothing was attempted.

@@ -159,34 +159,17 @@ double median(std::vector<double> values) {
 }
 
 void merge_load_result(LoadResult& total, const LoadResult& next) {
+  total.LoadCounts::add(next);
   total.latency.add(next.latency);
   total.service.add(next.service);
   for (std::size_t i = 0; i < total.requests.size() && i < next.requests.size(); ++i) {
-    RequestResult& mine = total.requests[i];
-    const RequestResult& theirs = next.requests[i];
-    mine.completed += theirs.completed;
-    mine.errors += theirs.errors;
-    mine.latency.add(theirs.latency);
-    mine.service.add(theirs.service);
+    total.requests[i].add(next.requests[i]);
   }
-  for (std::size_t kind = 0; kind < kLoadErrorKindCount; ++kind) {
-    total.errors[kind] += next.errors[kind];
-  }
-  total.sent += next.sent;
-  total.completed += next.completed;
-  total.connects += next.connects;
-  total.bytes_read += next.bytes_read;
-  total.bytes_written += next.bytes_written;
-  total.late += next.late;
-  total.unsent += next.unsent;
-  total.max_lag_ns = std::max(total.max_lag_ns, next.max_lag_ns);
-  if (next.last_bad_status != 0) total.last_bad_status = next.last_bad_status;
   total.duration_s += next.duration_s;
   total.elapsed_s += next.elapsed_s;
   const double completed = static_cast<double>(total.completed);
   total.achieved_rate = total.duration_s > 0 ? completed / total.duration_s : 0;
   total.throughput_rps = total.elapsed_s > 0 ? completed / total.elapsed_s : 0;
-  total.interrupted = total.interrupted || next.interrupted;
 }
 
 }  // namespace perflab::cli

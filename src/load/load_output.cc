@@ -1,5 +1,6 @@
 // What a load run reports: the `load` group of summary.json and the human
 // summary printed at the end of `perflab load`.
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -74,6 +75,27 @@ const char* load_error_kind_name(LoadErrorKind kind) noexcept {
       return "parse";
   }
   return "unknown";
+}
+
+void RequestResult::add(const RequestResult& other) noexcept {
+  completed += other.completed;
+  errors += other.errors;
+  latency.add(other.latency);
+  service.add(other.service);
+}
+
+void LoadCounts::add(const LoadCounts& other) noexcept {
+  for (std::size_t kind = 0; kind < kLoadErrorKindCount; ++kind) errors[kind] += other.errors[kind];
+  sent += other.sent;
+  completed += other.completed;
+  connects += other.connects;
+  bytes_read += other.bytes_read;
+  bytes_written += other.bytes_written;
+  late += other.late;
+  unsent += other.unsent;
+  max_lag_ns = std::max(max_lag_ns, other.max_lag_ns);
+  if (other.last_bad_status != 0) last_bad_status = other.last_bad_status;
+  interrupted = interrupted || other.interrupted;
 }
 
 std::uint64_t LoadResult::error_count() const noexcept {

@@ -61,19 +61,8 @@ struct IntervalMailbox {
 };
 
 /// What a thread counted; histograms go through the mailbox instead.
-struct ThreadTotals {
-  std::array<std::uint64_t, kLoadErrorKindCount> errors{};
-  std::uint64_t sent = 0;
-  std::uint64_t completed = 0;
-  std::uint64_t connects = 0;
-  std::uint64_t bytes_read = 0;
-  std::uint64_t bytes_written = 0;
-  std::uint64_t late = 0;
-  std::uint64_t unsent = 0;
-  std::int64_t max_lag_ns = 0;
+struct ThreadTotals : LoadCounts {
   std::int64_t last_response_ns = 0;
-  int last_bad_status = 0;
-  bool interrupted = false;
   std::vector<RequestResult> requests;  // per kind; empty when there is one kind
 };
 

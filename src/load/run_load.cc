@@ -181,25 +181,9 @@ class IntervalCollector {
 };
 
 void merge_thread(const ThreadTotals& totals, LoadResult& result) {
-  for (std::size_t kind = 0; kind < kLoadErrorKindCount; ++kind) {
-    result.errors[kind] += totals.errors[kind];
-  }
-  result.sent += totals.sent;
-  result.completed += totals.completed;
-  result.connects += totals.connects;
-  result.bytes_read += totals.bytes_read;
-  result.bytes_written += totals.bytes_written;
-  result.late += totals.late;
-  result.unsent += totals.unsent;
-  result.max_lag_ns = std::max(result.max_lag_ns, totals.max_lag_ns);
-  if (totals.last_bad_status != 0) result.last_bad_status = totals.last_bad_status;
-  result.interrupted = result.interrupted || totals.interrupted;
+  result.LoadCounts::add(totals);
   for (std::size_t kind = 0; kind < totals.requests.size(); ++kind) {
-    RequestResult& into = result.requests[kind];
-    into.completed += totals.requests[kind].completed;
-    into.errors += totals.requests[kind].errors;
-    into.latency.add(totals.requests[kind].latency);
-    into.service.add(totals.requests[kind].service);
+    result.requests[kind].add(totals.requests[kind]);
   }
 }
 
