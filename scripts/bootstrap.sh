@@ -21,6 +21,9 @@ packages=(
   linux-perf  # perflab baseline --cpu-profile samples the server with perf (cpu-clock)
   # headless rendering test of report.html (tests/compare_html_chromium_test.sh)
   chromium
+  # the reference event store (examples/eventstore): SQLite storage, HTTP with
+  # Boost.Beast/Asio, simdjson for the pooled build's JSON path
+  libsqlite3-dev libboost-dev libsimdjson-dev
 )
 
 missing=()

@@ -13,3 +13,10 @@ add_test(NAME baseline_compare
 # Alone: CPU per request measured beside other heavy tests is noisier than the
 # 20% it must detect.
 set_tests_properties(baseline_compare PROPERTIES LABELS "integration;cli" TIMEOUT 180 RUN_SERIAL TRUE)
+
+# The pools baseline reads from a server's /metrics: a real registry's text
+# parsed back, deltas between scrapes.
+perflab_add_test(baseline_pools_test
+  SOURCES baseline_pools_test.cc ${PROJECT_SOURCE_DIR}/src/cli/server_metrics.cc
+  LIBS perflab::load perflab::pool nlohmann_json::nlohmann_json)
+target_include_directories(baseline_pools_test PRIVATE ${PROJECT_SOURCE_DIR}/src)

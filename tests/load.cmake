@@ -32,6 +32,15 @@ target_compile_definitions(load_engine_test PRIVATE
   PERFLAB_LOAD_TEST_SERVER="$<TARGET_FILE:load_test_server>")
 add_dependencies(load_engine_test load_test_server)
 
+# http_get (what baseline asks of a server besides its load) against the test server.
+perflab_add_test(load_http_get_test
+  SOURCES load_http_get_test.cc
+  LIBS perflab::load Threads::Threads
+  LABELS sanitize)
+target_compile_definitions(load_http_get_test PRIVATE
+  PERFLAB_LOAD_TEST_SERVER="$<TARGET_FILE:load_test_server>")
+add_dependencies(load_http_get_test load_test_server)
+
 # The perflab load command: exit codes, the profile it writes, a load file.
 if(TARGET perflab_cli)
   add_test(NAME load_cli

@@ -54,6 +54,22 @@ struct HttpUrl {
 /// problem (missing scheme, https, empty host, bad port, fragment, spaces).
 HttpUrl parse_http_url(std::string_view url);
 
+/// What one GET answered.
+struct HttpGetResult {
+  int status = 0;
+  std::string content_type;  // the Content-Type header, empty when absent
+  std::string body;          // decoded from chunked transfer encoding if used
+};
+
+/// One GET of `url` on a fresh connection (Connection: close), for small
+/// resources such as a server's /metrics or health URL, not for load.
+/// Throws LoadError naming the URL and the cause when the host does not
+/// resolve, nobody accepts the connection, the whole exchange takes longer
+/// than `timeout_s`, the response is not valid HTTP/1.x, or its body is
+/// larger than `max_body_bytes`. Thread-safe (no shared state).
+HttpGetResult http_get(const HttpUrl& url, double timeout_s,
+                       std::size_t max_body_bytes = std::size_t{16} << 20);
+
 /// What counts as a good response. Empty `statuses` means any 2xx.
 struct ResponseExpectation {
   std::vector<int> statuses;

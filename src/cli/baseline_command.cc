@@ -31,6 +31,7 @@
 #include "perflab/profile.hpp"
 #include "perflab/version.hpp"
 #include "run_support.hpp"
+#include "server_metrics.hpp"
 #include "track/interpret/dump_reader.hpp"
 #include "track/interpret/profile_builder.hpp"
 #include "track_launch.hpp"
@@ -46,6 +47,10 @@ constexpr int kExitInterrupted = 130;
 constexpr double kMaxErrorRate = 0.01;  // as perflab load's default
 constexpr int kTrackIntervalMs = 20;    // timeline resolution for allocs_per_op
 constexpr const char* kServerLogFile = "server.log";
+constexpr double kScrapeTimeoutS = 2.0;  // one GET of the server's metrics
+constexpr double kRssPeriodS = 0.1;      // RSS samples for rss_growth_bytes_per_s
+// Below 6 repetitions no pair of order statistics covers the median at 95%.
+constexpr std::size_t kMinGrowthSamples = 6;
 
 struct BaselineOptions {
   std::vector<std::string> command;
@@ -59,6 +64,7 @@ struct BaselineOptions {
   std::string track = "count";
   std::string ready_timeout = "30s";
   std::string stop_grace = "5s";
+  std::string metrics_path = "/metrics";
   bool quiet = false;
   bool cpu_profile = false;
 };
@@ -211,6 +217,8 @@ struct Repetition {
   nlohmann::json load;            // load_summary_json of this repetition
   std::optional<ProcessCpu> cpu;  // the server's CPU during it
   std::optional<double> allocs_per_op;
+  std::optional<double> pool_hit_rate;  // from the server's metrics around it
+  std::optional<double> rss_growth;     // bytes per second during it
   std::uint64_t completed = 0;
 };
 
@@ -372,6 +380,15 @@ int run_baseline(const BaselineOptions& o) {
     if (!o.quiet) fmt::print(stderr, "  warm-up {:g} s\n", warmup_s);
     run_load(*warm, LoadRunOptions{nullptr, 1.0, &g_stop});
   }
+  // The pools as the server reports them after the warm-up, then after each
+  // repetition: each repetition's hit rate is its own, not the warm-up's.
+  const bool scrape = o.metrics_path != "none";
+  HttpUrl metrics_url = spec.url;
+  metrics_url.target = o.metrics_path;
+  std::optional<PoolScrape> pools_first;
+  if (scrape && !g_stop.load()) pools_first = scrape_pools(metrics_url, kScrapeTimeoutS);
+  std::optional<PoolScrape> pools_last = pools_first;
+  RssSampler rss(pid, server_start, kRssPeriodS);
   // The CPU profile covers the repetitions only; a failing perf costs the
   // profile's CPU files, never the run.
   std::optional<CpuProfiler> profiler;
@@ -412,6 +429,12 @@ int run_baseline(const BaselineOptions& o) {
     }
     rep.completed = result.completed;
     rep.load = load_summary_json(result);
+    if (pools_last) {
+      if (std::optional<PoolScrape> now = scrape_pools(metrics_url, kScrapeTimeoutS)) {
+        rep.pool_hit_rate = pool_hit_rate(pool_delta(*pools_last, *now));
+        pools_last = std::move(now);
+      }
+    }
     if (!merged) {
       merged = result;
     } else {
@@ -443,6 +466,7 @@ int run_baseline(const BaselineOptions& o) {
     std::error_code ignored;
     fs::remove_all(perf_dir, ignored);
   }
+  const std::vector<TimelineSample> rss_samples = rss.stop();
   const std::optional<std::uint64_t> peak_rss = read_peak_rss_bytes(pid);
   const ChildResult stopped = server.stop();
   const double duration_s = seconds_between(server_start, Clock::now());
@@ -501,6 +525,18 @@ int run_baseline(const BaselineOptions& o) {
     nlohmann::json values = nlohmann::json::array();
     for (const Repetition& rep : repetitions) values.push_back(rep.load[metric]);
     samples[metric] = values;
+  }
+  std::vector<double> hit_rates, rss_growths;
+  for (Repetition& rep : repetitions) {
+    rep.rss_growth = rss_growth_per_s(rss_samples, rep.start_s, rep.end_s);
+    if (rep.pool_hit_rate) hit_rates.push_back(*rep.pool_hit_rate);
+    if (rep.rss_growth) rss_growths.push_back(*rep.rss_growth);
+  }
+  if (!hit_rates.empty() && hit_rates.size() == repetitions.size()) {
+    samples["pool_hit_rate"] = hit_rates;
+  }
+  if (!rss_growths.empty() && rss_growths.size() == repetitions.size()) {
+    samples["rss_growth_bytes_per_s"] = rss_growths;
   }
   std::vector<double> cpu_per_op, allocs_per_op;
   ProcessCpu cpu_total;
@@ -574,12 +610,29 @@ int run_baseline(const BaselineOptions& o) {
   } else if (allocs && allocs->peak_rss_bytes > 0) {
     memory["peak_rss_bytes"] = allocs->peak_rss_bytes;
   }
-  if (allocs) {
-    // Over the measured repetitions only: start-up growth is not a leak.
-    if (auto growth = rss_growth_per_s(allocs->timeline, repetitions.front().start_s,
-                                       repetitions.back().end_s)) {
-      memory["rss_growth_bytes_per_s"] = *growth;
-    }
+  // Over the measured repetitions only: start-up growth is not a leak. The
+  // sampler's series is used (it runs tracked or not); the interval is that
+  // of the median of the repetitions' own slopes, so a soak can say whether
+  // the growth is distinguishable from zero.
+  const std::vector<TimelineSample>& rss_series = !rss_samples.empty() ? rss_samples
+                                                  : allocs             ? allocs->timeline
+                                                                       : rss_samples;
+  if (auto growth =
+          rss_growth_per_s(rss_series, repetitions.front().start_s, repetitions.back().end_s)) {
+    memory["rss_growth_bytes_per_s"] = *growth;
+  }
+  std::optional<MedianInterval> growth_interval;
+  if (samples.contains("rss_growth_bytes_per_s") && rss_growths.size() >= kMinGrowthSamples) {
+    growth_interval = median_interval(rss_growths, 0.05);
+    memory["rss_growth_interval"] = {{"median", growth_interval->median},
+                                     {"low", growth_interval->low},
+                                     {"high", growth_interval->high},
+                                     {"confidence", 0.95}};
+  }
+  if (pools_first && pools_last) {
+    const PoolScrape measured = pool_delta(*pools_first, *pools_last);
+    summary["pools"] = pools_json(measured);
+    memory["pool_idle_bytes"] = pool_idle_bytes(*pools_last);
   }
   if (!memory.empty()) summary["memory"] = memory;
   std::uint64_t cpu_samples = 0;
@@ -625,6 +678,21 @@ int run_baseline(const BaselineOptions& o) {
     if (summary.contains("alloc") && summary["alloc"].contains("allocs_per_op")) {
       fmt::print("  allocs/op      {:.2f} (median of {})\n",
                  summary["alloc"]["allocs_per_op"].get<double>(), repetitions.size());
+    }
+    if (summary.contains("pools")) {
+      const PoolScrape measured = pool_delta(*pools_first, *pools_last);
+      fmt::print(
+          "  pools          hit rate {:.2f}% over the repetitions; {:.1f} KiB idle after the "
+          "load\n",
+          100 * pool_hit_rate(measured).value_or(0), pool_idle_bytes(*pools_last) / 1024);
+    }
+    if (growth_interval) {
+      const bool flat = growth_interval->low <= 0 && growth_interval->high >= 0;
+      fmt::print(
+          "  rss growth     {:+.0f} B/s (median of {}; 95% interval {:+.0f} .. {:+.0f} B/s): "
+          "{}\n",
+          growth_interval->median, rss_growths.size(), growth_interval->low, growth_interval->high,
+          flat ? "within noise of zero" : "not zero");
     }
     fmt::print("profile written to {}\n", written.string());
   }
@@ -676,6 +744,15 @@ void add_baseline_command(CLI::App& app, int& exit_code) {
   baseline->add_flag("--cpu-profile", o->cpu_profile,
                      "Sample the server's call stacks with perf during the repetitions "
                      "(cpu.pb.gz, cpu.folded)");
+  baseline
+      ->add_option("--metrics-path", o->metrics_path,
+                   "Where the server serves OpenMetrics with perflab pools, scraped around each "
+                   "repetition for the pools group and pool_hit_rate ('none': do not ask)")
+      ->check([](const std::string& path) {
+        return path == "none" || path.starts_with('/') ? std::string()
+                                                       : "must start with '/' or be 'none'";
+      })
+      ->capture_default_str();
   baseline->add_flag("-q,--quiet", o->quiet, "No progress and no summary");
   baseline->add_option("command", o->command, "The server and its arguments (after --)")
       ->required()

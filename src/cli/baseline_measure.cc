@@ -152,6 +152,41 @@ std::optional<double> rss_growth_per_s(const std::vector<TimelineSample>& timeli
   return (n * sum_tr - sum_t * sum_r) / denominator;
 }
 
+RssSampler::RssSampler(pid_t pid, std::chrono::steady_clock::time_point origin, double period_s)
+    : pid_(pid), origin_(origin), period_s_(period_s), thread_([this] { run(); }) {}
+
+RssSampler::~RssSampler() { stop(); }
+
+std::vector<TimelineSample> RssSampler::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  return samples_;
+}
+
+void RssSampler::run() {
+  const std::string statm = "/proc/" + std::to_string(pid_) + "/statm";
+  const double page_bytes = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  const auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(period_s_));
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    // statm's second field: resident pages. A process that is gone ends the series.
+    std::ifstream in(statm);
+    std::uint64_t size_pages = 0, resident_pages = 0;
+    if (!(in >> size_pages >> resident_pages)) break;
+    TimelineSample sample;
+    sample.time_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - origin_).count();
+    sample.rss_bytes = static_cast<std::uint64_t>(static_cast<double>(resident_pages) * page_bytes);
+    samples_.push_back(sample);
+    wake_.wait_for(lock, period, [this] { return stopping_; });
+  }
+}
+
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const std::size_t mid = values.size() / 2;

@@ -6,9 +6,13 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "perflab/load.hpp"
@@ -72,6 +76,34 @@ double allocs_at(const std::vector<TimelineSample>& timeline, double time_s);
 /// `from_s` <= time_s <= `to_s`; std::nullopt with fewer than two distinct times.
 std::optional<double> rss_growth_per_s(const std::vector<TimelineSample>& timeline, double from_s,
                                        double to_s);
+
+/// Samples a process's resident set (/proc/PID/statm) on a thread of its own
+/// every `period_s`, from construction until stop() or destruction, so RSS
+/// growth is measured whether or not the allocation tracker runs. Times are
+/// seconds since `origin`. Thread-safety: one owner thread calls stop().
+class RssSampler {
+ public:
+  RssSampler(pid_t pid, std::chrono::steady_clock::time_point origin, double period_s);
+  ~RssSampler();
+  RssSampler(const RssSampler&) = delete;
+  RssSampler& operator=(const RssSampler&) = delete;
+
+  /// Ends the sampling (idempotent) and returns the samples, oldest first
+  /// (time_s and rss_bytes set). Samples stop when the process is gone.
+  std::vector<TimelineSample> stop();
+
+ private:
+  void run();
+
+  pid_t pid_;
+  std::chrono::steady_clock::time_point origin_;
+  double period_s_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::vector<TimelineSample> samples_;
+  std::thread thread_;
+};
 
 /// The median of `values` (the mean of the two middle ones for an even count).
 /// REQUIRES: `values` is not empty.
