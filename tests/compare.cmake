@@ -5,6 +5,13 @@ perflab_add_test(compare_statistics_test
   LIBS perflab::compare
   LABELS sanitize)
 
+# Tail latency from the per-request histograms: the bootstrap's calibration
+# (A/A, power, a stalled interval) and compare end to end on latency.hlog.
+perflab_add_test(compare_histogram_test
+  SOURCES compare_histogram_test.cc
+  LIBS perflab::compare
+  LABELS sanitize)
+
 perflab_add_test(compare_criteria_test
   SOURCES compare_criteria_test.cc
   LIBS perflab::compare

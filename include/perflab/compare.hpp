@@ -2,8 +2,9 @@
 // can a noisy machine tell? Statistics on repeated samples (log-ratio
 // Hodges-Lehmann estimate with a distribution-free confidence interval,
 // Mann-Whitney U or Wilcoxon signed-rank, Holm-Bonferroni over the gated
-// criteria), the criteria language of DESIGN.md, and the three-way verdict a
-// CI job acts on.
+// criteria), tail latency from the per-request histograms (a bootstrap over
+// repetitions of latency.hlog), the criteria language of DESIGN.md, and the
+// three-way verdict a CI job acts on.
 //
 //   Comparison c = compare_profiles(read_compare_input("profiles/before"),
 //                                   read_compare_input("profiles/after"),
@@ -62,7 +63,11 @@ struct ShiftEstimate {
   /// change can never be called significant.
   bool feasible = true;
   double min_p_value = 0;  // the smallest p-value these sample counts can give
-  std::string method;      // "hodges-lehmann/mann-whitney", "exact", ...
+  std::string method;      // "hodges-lehmann/mann-whitney", "exact", "histogram bootstrap", ...
+  /// What n_base and n_candidate count: empty for samples (the rank tests);
+  /// for the histogram bootstrap, its resampling units ("repetitions" or
+  /// "intervals"; "units" when the two sides differ).
+  std::string units;
 };
 
 /// Compares two independent samples (Mann-Whitney U, exact for small samples
@@ -99,6 +104,150 @@ struct MedianInterval {
   double high = 0;
 };
 MedianInterval median_interval(std::span<const double> samples, double alpha);
+
+// ---------------------------------------------------------------------------
+// Tail latency from per-request histograms (src/compare/latency_bootstrap.cc)
+// ---------------------------------------------------------------------------
+
+/// One side's per-request latencies (values in nanoseconds), kept as the
+/// units a bootstrap resamples: one histogram per repetition, or per log
+/// interval when the run had no repetitions (docs/compare.md says why).
+/// Each unit keeps only its non-empty buckets, so a unit costs 16 bytes per
+/// distinct latency bucket rather than a whole counts array. Not
+/// synchronized; const members may run concurrently.
+class LatencyUnits {
+ public:
+  enum class Kind { kInterval, kRepetition };
+  /// One non-empty bucket: its highest equivalent value (what
+  /// Histogram::value_at_percentile reports for it) and its count.
+  struct Bucket {
+    std::int64_t value = 0;
+    std::int64_t count = 0;
+  };
+
+  LatencyUnits() = default;
+  explicit LatencyUnits(Kind kind) : kind_(kind) {}
+
+  Kind kind() const noexcept { return kind_; }
+  void set_kind(Kind kind) noexcept { kind_ = kind; }
+  /// "repetitions" or "intervals".
+  const char* kind_name() const noexcept;
+  std::size_t size() const noexcept { return totals_.size(); }
+  bool empty() const noexcept { return totals_.empty(); }
+  /// Requests in unit i, and in all units. REQUIRES: i < size().
+  std::int64_t unit_count(std::size_t i) const noexcept { return totals_[i]; }
+  std::int64_t total_count() const noexcept;
+  /// Unit i's buckets, ascending by value. REQUIRES: i < size().
+  std::span<const Bucket> unit(std::size_t i) const noexcept;
+
+  /// Appends `histogram`'s non-empty buckets as a new unit; an empty
+  /// histogram adds nothing (a unit without requests carries no information).
+  /// Units from histograms of one configuration merge exactly; otherwise a
+  /// value is its bucket's, as Histogram::add would have it.
+  void add_unit(const Histogram& histogram);
+  /// Regroups the units in one pass: group g becomes the merge of units
+  /// [starts[g], starts[g + 1]) (the last group runs to size()). REQUIRES:
+  /// starts non-empty, starts[0] == 0, strictly increasing, each < size().
+  void regroup(std::span<const std::size_t> starts);
+
+ private:
+  Kind kind_ = Kind::kInterval;
+  std::vector<Bucket> buckets_;          // every unit's buckets, unit after unit
+  std::vector<std::size_t> offsets_{0};  // unit i is buckets_[offsets_[i], offsets_[i + 1])
+  std::vector<std::int64_t> totals_;     // requests per unit
+};
+
+/// The settings of the histogram bootstrap. The defaults are what compare uses.
+struct LatencyBootstrapOptions {
+  std::size_t resamples = 2000;  // B; every figure is a share of B
+  /// std::mt19937_64's seed. Its output sequence is fixed by the standard and
+  /// every draw is mapped to an index by plain modulo, so a comparison gives
+  /// the same figures under any compiler and standard library.
+  std::uint64_t seed = 0x70657266'6c616221;  // "perflab!"
+  /// Fewer units than this on a side cannot decide anything (infeasible).
+  std::size_t min_units = 4;
+  /// A percentile whose tail (requests beyond it, N * (1 - p)) holds fewer
+  /// requests than this on a side is left to the samples (infeasible): the
+  /// bootstrap of a near-extreme order statistic does not converge.
+  double min_tail_count = 10;
+};
+
+/// Tail-latency percentiles compared on per-request histograms: the estimate
+/// is the ratio of the candidate's percentile to the base's, each taken on
+/// all its units merged (histograms add exactly); the interval and p-value
+/// come from a bootstrap that resamples each side's units with replacement,
+/// independently, B times (the units carry the correlation between requests
+/// of one interval or repetition). The bootstrap deviations of each side are
+/// scaled by sqrt(n / (n - 1)) and the percentile interval is widened to
+/// Student's t with Welch's degrees of freedom (an expanded percentile
+/// interval), which holds the error rates with as few as 4-8 units per side
+/// where the plain percentile interval is too narrow. docs/compare.md has the
+/// method and its calibration.
+///
+/// The resampling runs once, in the constructor, for every percentile at
+/// once (about n * log2(buckets) operations per percentile and resample);
+/// change() and candidate_interval() at any alpha then only read the sorted
+/// bootstrap distributions. Immutable after construction: const members may
+/// run concurrently.
+class LatencyBootstrap {
+ public:
+  /// `percentiles` in (0, 100), e.g. {50, 90, 99, 99.9}. Throws CompareError
+  /// when a side has no unit or a percentile is outside (0, 100), or when
+  /// resamples < 100. Memory: 8 bytes per unit and distinct bucket of a side
+  /// while resampling (cumulative counts), and 24 bytes per percentile and
+  /// resample kept.
+  LatencyBootstrap(const LatencyUnits& base, const LatencyUnits& candidate,
+                   std::vector<double> percentiles, LatencyBootstrapOptions options = {});
+
+  const std::vector<double>& percentiles() const noexcept { return percentiles_; }
+  /// The percentile (index into percentiles()) of each side's merged units, in ns.
+  double base_value(std::size_t which) const noexcept;
+  double candidate_value(std::size_t which) const noexcept;
+
+  /// Why the bootstrap cannot judge this percentile at all, whatever alpha
+  /// ("3 base and 3 candidate repetitions (at least 4 per side needed)",
+  /// "too few requests beyond p99.9 (...)"), or an empty string when it can.
+  /// REQUIRES (here and below): which < percentiles().size().
+  std::string unusable_reason(std::size_t which) const;
+
+  /// The change candidate / base of percentile `which` (scale kRatio, method
+  /// "histogram bootstrap"), with its interval at confidence 1 - alpha and a
+  /// two-sided p-value (the smallest alpha whose interval excludes 1, at
+  /// least 1 / B). n_base and n_candidate count units. feasible is false when
+  /// unusable_reason() is not empty or min_p_value > alpha; the interval is
+  /// then the whole range of the bootstrap distribution. Throws CompareError
+  /// for alpha outside (0, 1).
+  ShiftEstimate change(std::size_t which, double alpha) const;
+
+  /// The candidate's percentile (in ns) with its bootstrap interval at
+  /// confidence 1 - alpha, for absolute bounds. Meaningful only when
+  /// unusable_reason() is empty. Throws CompareError for alpha outside (0, 1).
+  MedianInterval candidate_interval(std::size_t which, double alpha) const;
+
+ private:
+  struct Percentile {
+    std::int64_t base_value = 0;  // each side's percentile on all units merged, ns
+    std::int64_t candidate_value = 0;
+    double base_log = 0;  // their logarithms
+    double candidate_log = 0;
+    std::vector<double> base_deviations;  // scaled log deviations, sorted
+    std::vector<double> candidate_deviations;
+    std::vector<double> changes;  // log-ratio bootstrap distribution, sorted
+    double degrees_of_freedom = 0;
+    std::string unusable;
+  };
+  std::vector<double> percentiles_;
+  LatencyBootstrapOptions options_;
+  std::size_t n_base_ = 0;
+  std::size_t n_candidate_ = 0;
+  std::string units_;
+  std::vector<Percentile> results_;
+};
+
+/// The smallest p-value the histogram bootstrap can give with these unit
+/// counts and resamples: 2 (1 - T_df(z)), z the normal quantile of
+/// 1 - 1 / (2 B), df = n_base + n_candidate - 2 (at least 1 / B).
+double min_p_value_bootstrap(std::size_t n_base, std::size_t n_candidate, std::size_t resamples);
 
 // ---------------------------------------------------------------------------
 // Metrics and criteria (src/compare/criteria.cc)
@@ -158,9 +307,10 @@ CriterionResult evaluate_relative(const Criterion& criterion, const MetricInfo& 
                                   const ShiftEstimate& change);
 /// Evaluates an absolute bound on the candidate's figure: passes when the
 /// whole interval of its median satisfies the bound, fails when the whole
-/// interval violates it.
+/// interval violates it. `subject` names what the interval is of in the
+/// reason (default: "confidence interval of the candidate's median").
 CriterionResult evaluate_absolute(const Criterion& criterion, const MetricInfo& metric,
-                                  const MedianInterval& candidate);
+                                  const MedianInterval& candidate, std::string_view subject = {});
 /// Deterministic figures: compared exactly (the medians), no interval.
 CriterionResult evaluate_exact(const Criterion& criterion, const MetricInfo& metric, double base,
                                double candidate);
@@ -188,6 +338,17 @@ struct CompareInput {
   /// Profiles with latency.hlog: every untagged interval summed (latency from
   /// the due time, in nanoseconds; the Tag=service lines are left out).
   std::optional<Histogram> latency;
+  /// The same intervals as the units the tail-latency bootstrap resamples:
+  /// one per repetition when summary.json's run.repetition_windows lists two
+  /// or more (intervals after the last window, from a repetition the server
+  /// did not live through, are left out), else one per interval (an
+  /// interval with under half the median interval's requests, such as the
+  /// short last one of a run, joins its neighbour; more than 128 are merged
+  /// into blocks of consecutive intervals). Empty without latency.hlog.
+  LatencyUnits latency_units;
+  /// What the reader should know about latency_units ("the repetition
+  /// windows do not match latency.hlog; its intervals are the units"), or "".
+  std::string latency_note;
   /// Heap, RSS and throughput over time, from allocs.pb.gz's timeline when the
   /// profile has one; empty otherwise.
   std::vector<TimelineSample> timeline;
@@ -218,7 +379,19 @@ struct CompareOptions {
   bool paired = false;  // samples ran interleaved (A B A B): Wilcoxon on pairs
   bool allow_different_loads = false;
   std::size_t top_sites = 10;  // allocation sites that changed, in the report
+  /// Judge latency percentiles on the histograms when both sides have them
+  /// (false: always on the samples, as before latency.hlog was read).
+  bool latency_histograms = true;
+  LatencyBootstrapOptions bootstrap;
 };
+
+/// Where a row's change comes from.
+enum class ChangeSource {
+  kSamples,    // the per-repetition samples (rank tests, or exact)
+  kHistogram,  // the per-request histograms of latency.hlog (LatencyBootstrap)
+};
+/// "repetition samples" or "histogram bootstrap".
+const char* change_source_name(ChangeSource source) noexcept;
 
 /// One metric of one group, base against candidate.
 struct MetricComparison {
@@ -226,11 +399,14 @@ struct MetricComparison {
   MetricInfo metric;
   std::vector<double> base;
   std::vector<double> candidate;
+  /// The figures shown: the samples' medians; for a kHistogram row, the
+  /// percentile of each side's merged histograms (the estimate's own terms).
   double base_median = 0;
   double candidate_median = 0;
   bool exact = false;        // deterministic, constant on each side: compared exactly
   ShiftEstimate change;      // at options.alpha
   bool significant = false;  // p < alpha and the interval excludes no change
+  ChangeSource source = ChangeSource::kSamples;
 };
 
 /// An allocation site (by its most useful frame) whose counts changed.
@@ -259,6 +435,10 @@ struct Comparison {
 /// Compares every metric both sides have, evaluates `criteria` (Holm-Bonferroni
 /// over the relative ones: the k-th smallest p-value of m is judged at
 /// alpha / (m - k)), and finds the allocation sites that changed most.
+/// latency_p50_us .. latency_p999_us are judged on the histograms
+/// (LatencyBootstrap over latency_units) when both sides have them and the
+/// bootstrap can reach alpha; otherwise on the samples when those can, and
+/// a note says which and why. latency_max_us always uses the samples.
 /// Throws CompareError when a criterion's metric is on neither side or on one
 /// side only, or when the profiles ran different loads (unless allowed).
 Comparison compare_inputs(const CompareInput& base, const CompareInput& candidate,

@@ -15,7 +15,10 @@ std::vector<NoiseFloor> noise_floors(const Comparison& calibration) {
   std::vector<NoiseFloor> floors;
   for (const MetricComparison& row : calibration.rows) {
     NoiseFloor floor{row.group, row.metric, 0, false};
-    const bool single = row.base.size() < 2 || row.candidate.size() < 2;
+    // A histogram row's interval comes from its bootstrap units, not its samples.
+    const bool single = row.source == ChangeSource::kHistogram
+                            ? row.change.n_base < 2 || row.change.n_candidate < 2
+                            : row.base.size() < 2 || row.candidate.size() < 2;
     if (!row.exact && !single) {
       const double none = row.change.scale == ChangeScale::kRatio ? 1.0 : 0.0;
       floor.floor = std::max(std::fabs(row.change.low - none), std::fabs(row.change.high - none));
@@ -54,10 +57,10 @@ std::string format_calibration_text(const Comparison& calibration,
                     calibration.candidate_path + " (two runs of one build)\n\n";
   std::size_t width = 6;
   for (const NoiseFloor& floor : floors) {
-    width = std::max(
-        width, compare_detail::row_label(
-                   MetricComparison{floor.group, floor.metric, {}, {}, 0, 0, false, {}, false})
-                   .size());
+    MetricComparison row;
+    row.group = floor.group;
+    row.metric = floor.metric;
+    width = std::max(width, compare_detail::row_label(row).size());
   }
   char line[256];
   std::snprintf(line, sizeof line, "%-*s  %s\n", static_cast<int>(width), "metric",

@@ -2,8 +2,11 @@
 // Holm-Bonferroni over the relative ones, and the allocation sites that changed.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <iterator>
 #include <map>
 #include <numeric>
+#include <optional>
 
 #include "perflab/compare.hpp"
 
@@ -52,9 +55,71 @@ ShiftEstimate estimate_change(const MetricComparison& row, double alpha, bool pa
   return compare_independent(row.base, row.candidate, alpha, scale);
 }
 
+// The latency rows the histograms can judge, and their percentiles. The
+// maximum is not among them: a bootstrap of a maximum puts the observed one
+// in about 63% of resamples whatever the data, so its interval means nothing.
+constexpr const char* kHistogramMetrics[] = {"latency_p50_us", "latency_p90_us", "latency_p99_us",
+                                             "latency_p999_us"};
+constexpr double kHistogramPercentiles[] = {50, 90, 99, 99.9};
+
+std::optional<std::size_t> histogram_percentile(const MetricComparison& row) {
+  if (!row.group.empty()) return std::nullopt;
+  for (std::size_t i = 0; i < std::size(kHistogramMetrics); ++i) {
+    if (row.metric.name == kHistogramMetrics[i]) return i;
+  }
+  return std::nullopt;
+}
+
+std::string format_alpha(double alpha) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", alpha);
+  return text;
+}
+
+std::string format_p_value(double p) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2g", p);
+  return text;
+}
+
 bool is_significant(const ShiftEstimate& change, double alpha) {
   const double none = no_change(change.scale);
-  return change.p_value < alpha && (change.low > none || change.high < none);
+  // An infeasible estimate is never significant (the rank tests ensure it
+  // through min_p_value; the bootstrap can also lack units or tail requests).
+  return change.feasible && change.p_value < alpha && (change.low > none || change.high < none);
+}
+
+// A latency percentile row on the histograms when they can decide; else on
+// the samples when those can (the row stays as it is); else on the
+// histograms still, whose estimate is the better one, marked infeasible.
+void judge_on_histograms(MetricComparison& row, const LatencyBootstrap& tails, double alpha,
+                         std::vector<std::string>& notes) {
+  const std::optional<std::size_t> percentile = histogram_percentile(row);
+  if (!percentile) return;
+  const ShiftEstimate change = tails.change(*percentile, alpha);
+  std::string why = tails.unusable_reason(*percentile);
+  if (why.empty()) {
+    why = std::to_string(change.n_base) + " base and " + std::to_string(change.n_candidate) +
+          " candidate " + change.units + " cannot reach alpha " + format_alpha(alpha) +
+          " (smallest p-value " + format_p_value(change.min_p_value) + ")";
+  }
+  const bool samples_decide = row.change.feasible && row.change.scale == ChangeScale::kRatio;
+  if (!change.feasible && samples_decide) {
+    notes.push_back(row.metric.name +
+                    ": judged on the repetition samples, not the histograms: " + why);
+    return;
+  }
+  if (!change.feasible) {
+    notes.push_back(row.metric.name + ": neither the histograms (" + why + ") nor the " +
+                    std::to_string(row.base.size()) + " vs " +
+                    std::to_string(row.candidate.size()) +
+                    " samples can reach alpha; shown from the histograms");
+  }
+  row.source = ChangeSource::kHistogram;
+  row.change = change;
+  row.base_median = tails.base_value(*percentile) / 1000;
+  row.candidate_median = tails.candidate_value(*percentile) / 1000;
+  row.significant = is_significant(change, alpha);
 }
 
 void check_loads(const CompareInput& base, const CompareInput& candidate,
@@ -181,6 +246,35 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
   comparison.candidate_path = candidate.path;
   comparison.options = options;
 
+  // The histograms judge the latency percentiles when both runs have them;
+  // they are resampled once here, and read at every level Holm asks for.
+  std::optional<LatencyBootstrap> tails;
+  const bool has_latency_rows =
+      std::any_of(base.metrics.begin(), base.metrics.end(), [](const MetricSamples& m) {
+        return m.group.empty() &&
+               std::find(std::begin(kHistogramMetrics), std::end(kHistogramMetrics), m.metric) !=
+                   std::end(kHistogramMetrics);
+      });
+  if (options.latency_histograms && has_latency_rows) {
+    if (!base.latency_units.empty() && !candidate.latency_units.empty()) {
+      tails.emplace(
+          base.latency_units, candidate.latency_units,
+          std::vector<double>(std::begin(kHistogramPercentiles), std::end(kHistogramPercentiles)),
+          options.bootstrap);
+      for (const CompareInput* side : {&base, &candidate}) {
+        if (!side->latency_note.empty()) {
+          comparison.notes.push_back(side->path + ": " + side->latency_note);
+        }
+      }
+    } else if (!base.latency_units.empty() || !candidate.latency_units.empty()) {
+      comparison.notes.push_back(
+          std::string("latency percentiles judged on the repetition samples: only the ") +
+          (base.latency_units.empty() ? "candidate" : "base") +
+          " has per-request histograms (latency.hlog)");
+    }
+  }
+  std::vector<std::string> histogram_rows;
+
   std::vector<std::string> single_values;
   for (const MetricSamples& from : base.metrics) {
     const auto match = std::find_if(
@@ -205,7 +299,10 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
                            : estimate_change(row, options.alpha, options.paired);
     row.significant = row.exact ? row.base_median != row.candidate_median
                                 : is_significant(row.change, options.alpha);
-    if (row.base.size() == 1 && row.candidate.size() == 1) {
+    if (tails && !row.exact) judge_on_histograms(row, *tails, options.alpha, comparison.notes);
+    if (row.source == ChangeSource::kHistogram) {
+      histogram_rows.push_back(info->name);  // judge_on_histograms made its notes
+    } else if (row.base.size() == 1 && row.candidate.size() == 1) {
       single_values.push_back(row.metric.name);
     } else if (!row.exact && !row.change.feasible) {
       comparison.notes.push_back(
@@ -224,6 +321,22 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
       comparison.notes.push_back(from.metric + (from.group.empty() ? "" : " of " + from.group) +
                                  ": only in the candidate");
     }
+  }
+  if (!histogram_rows.empty()) {
+    std::string names;
+    for (const std::string& name : histogram_rows) names += (names.empty() ? "" : ", ") + name;
+    const ShiftEstimate& any = std::find_if(comparison.rows.begin(), comparison.rows.end(),
+                                            [](const MetricComparison& row) {
+                                              return row.source == ChangeSource::kHistogram;
+                                            })
+                                   ->change;
+    comparison.notes.push_back(
+        "(h) " + names +
+        ": from the per-request histograms (latency.hlog): each side's percentile over all its "
+        "requests, the interval from a bootstrap over " +
+        std::to_string(any.n_base) + " base and " + std::to_string(any.n_candidate) +
+        " candidate " + any.units + " (" + std::to_string(options.bootstrap.resamples) +
+        " resamples)");
   }
   if (!single_values.empty()) {
     std::string names;
@@ -253,6 +366,23 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
       } else if (criterion.relative) {
         gated.push_back({c, results[c].size(), &row});
         results[c].emplace_back();
+      } else if (row.source == ChangeSource::kHistogram) {
+        // The candidate's own percentile and its bootstrap interval, in us.
+        const std::size_t which = *histogram_percentile(row);
+        const std::string unusable = tails->unusable_reason(which);
+        MedianInterval interval = tails->candidate_interval(which, options.alpha);
+        interval.median /= 1000;
+        interval.low /= 1000;
+        interval.high /= 1000;
+        results[c].push_back(
+            !unusable.empty()
+                ? CriterionResult{criterion, Verdict::kInconclusive,
+                                  "inconclusive: the histograms cannot bound the candidate's " +
+                                      row.metric.name + " (" + unusable + ")"}
+                : evaluate_absolute(criterion, row.metric, interval,
+                                    "bootstrap interval of the candidate's p" +
+                                        format_alpha(kHistogramPercentiles[which]) +
+                                        " from the histograms"));
       } else {
         results[c].push_back(evaluate_absolute(criterion, row.metric,
                                                median_interval(row.candidate, options.alpha)));
@@ -272,8 +402,19 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
   for (std::size_t k = 0; k < gated.size(); ++k) {
     const MetricComparison& row = *gated[k].row;
     CriterionResult& result = results[gated[k].criterion][gated[k].slot];
-    const ShiftEstimate change = estimate_change(row, level, options.paired);
-    if (change.scale != row.metric.scale) {
+    const std::optional<std::size_t> percentile = histogram_percentile(row);
+    const ShiftEstimate change = row.source == ChangeSource::kHistogram
+                                     ? tails->change(*percentile, level)
+                                     : estimate_change(row, level, options.paired);
+    const std::string unusable = row.source == ChangeSource::kHistogram
+                                     ? tails->unusable_reason(*percentile)
+                                     : std::string();
+    if (!unusable.empty()) {
+      result = {criteria[gated[k].criterion], Verdict::kInconclusive,
+                "inconclusive: the histograms cannot judge " + row.metric.name + " (" + unusable +
+                    "), and the repetition samples cannot reach the significance level either; "
+                    "more repetitions (and, for a tail, more requests) would"};
+    } else if (change.scale != row.metric.scale) {
       // A ratio figure that touched 0 was measured as a difference: a
       // percentage of it means nothing.
       result = {criteria[gated[k].criterion], Verdict::kInconclusive,
@@ -301,6 +442,10 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
     comparison.sites = changed_sites(*base.allocs, *candidate.allocs, options.top_sites);
   }
   return comparison;
+}
+
+const char* change_source_name(ChangeSource source) noexcept {
+  return source == ChangeSource::kHistogram ? "histogram bootstrap" : "repetition samples";
 }
 
 int verdict_exit_code(Verdict verdict, int inconclusive_exit) noexcept {

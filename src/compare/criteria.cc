@@ -400,6 +400,28 @@ std::string infeasible_note(const ShiftEstimate& change) {
   const auto count = [](std::size_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
   };
+  if (!change.units.empty()) {
+    // The histogram bootstrap: its reach grows with the units per side
+    // (Student's t degrees of freedom) up to what B resamples can show.
+    const std::size_t resamples = LatencyBootstrapOptions{}.resamples;
+    std::string note = std::to_string(change.n_base) + " base and " +
+                       std::to_string(change.n_candidate) + " candidate " + change.units +
+                       " cannot reach the significance level (the smallest p-value the histogram "
+                       "bootstrap can give is " +
+                       printf_string("%.3g", change.min_p_value) + ")";
+    std::string needs;
+    for (double alpha : kCommonAlphas) {
+      if (!(alpha < change.min_p_value)) continue;
+      for (std::size_t n = 2; n <= kMaxSuggestedSamples; ++n) {
+        if (min_p_value_bootstrap(n, n, resamples) > alpha) continue;
+        if (!needs.empty()) needs += ", ";
+        needs += "alpha " + printf_string("%g", alpha) + " needs at least " + std::to_string(n) +
+                 " per side";
+        break;
+      }
+    }
+    return note + "; " + (needs.empty() ? "more units, or a larger alpha, are needed" : needs);
+  }
   std::string counts;
   if (change.paired) {
     counts = count(change.n_base, "pair", "pairs");
@@ -507,7 +529,7 @@ CriterionResult evaluate_relative(const Criterion& criterion, const MetricInfo& 
 }
 
 CriterionResult evaluate_absolute(const Criterion& criterion, const MetricInfo& metric,
-                                  const MedianInterval& candidate) {
+                                  const MedianInterval& candidate, std::string_view subject_text) {
   CriterionResult result;
   result.criterion = criterion;
   result.verdict = judge_interval(candidate.low, candidate.high, criterion.op, criterion.value);
@@ -515,7 +537,9 @@ CriterionResult evaluate_absolute(const Criterion& criterion, const MetricInfo& 
   const std::string criterion_bound = std::string(op_text(criterion.op)) + " " + bare_bound;
   const auto format_one = [&](double x) { return format_value(x, metric); };
   const std::string range = format_range(candidate.low, candidate.high, format_one);
-  const std::string subject = "confidence interval of the candidate's median";
+  const std::string subject = subject_text.empty()
+                                  ? std::string("confidence interval of the candidate's median")
+                                  : std::string(subject_text);
   if (std::isnan(candidate.low) || std::isnan(candidate.high)) {
     result.reason = "inconclusive: the candidate's " + metric.name + " could not be estimated";
     return result;

@@ -1,5 +1,7 @@
-// What compare reads: a profile directory's summary.json (and allocs.pb.gz),
-// or a Google Benchmark JSON file. Both become named metric samples.
+// What compare reads: a profile directory's summary.json (and allocs.pb.gz
+// and latency.hlog), or a Google Benchmark JSON file. Both become named
+// metric samples; latency.hlog also becomes the tail-latency bootstrap's units.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -134,26 +136,185 @@ CompareInput from_summary(const nlohmann::json& summary, const std::string& wher
   return input;
 }
 
-// latency.hlog's untagged intervals (from due time) summed into one histogram.
+// A repetition's span in summary.json's run.repetition_windows: seconds since
+// the server started.
+struct RepetitionWindow {
+  double start_s = 0;
+  double end_s = 0;
+};
+
+std::vector<RepetitionWindow> repetition_windows(const nlohmann::json& summary,
+                                                 const std::string& where) {
+  if (!summary.contains("run") || !summary["run"].is_object() ||
+      !summary["run"].contains("repetition_windows")) {
+    return {};
+  }
+  const nlohmann::json& list = summary["run"]["repetition_windows"];
+  const std::string at = where + ": run.repetition_windows";
+  if (!list.is_array()) fail(at, "expected an array of {start_s, end_s}");
+  std::vector<RepetitionWindow> windows;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string item = at + "[" + std::to_string(i) + "]";
+    if (!list[i].is_object() || !list[i].contains("start_s") || !list[i].contains("end_s")) {
+      fail(item, "expected an object with start_s and end_s");
+    }
+    const RepetitionWindow window{number_at(list[i]["start_s"], item + ".start_s"),
+                                  number_at(list[i]["end_s"], item + ".end_s")};
+    if (window.end_s < window.start_s ||
+        (!windows.empty() && window.start_s < windows.back().end_s)) {
+      fail(item, "windows must not end before they start or overlap the previous one");
+    }
+    windows.push_back(window);
+  }
+  return windows;
+}
+
+// More units than this add nothing to a bootstrap but memory and time.
+constexpr std::size_t kMaxIntervalUnits = 128;
+// How far (seconds) an interval's midpoint may lie outside its repetition's
+// window: the log's clock starts when the first repetition's load starts, a
+// few milliseconds (threads, connections) after its window opens. Well below
+// half an interval, so the first interval of a repetition that started just
+// after the last window closed (and was dropped) is not taken for the last's.
+constexpr double kWindowSlack_s = 0.25;
+constexpr std::ptrdiff_t kNoWindow = -1;
+
+// Which repetition window holds `mid_s` (log time), kNoWindow for none, or
+// windows.size() for after the last one (a repetition the server did not
+// live through, whose intervals stay in the log).
+std::ptrdiff_t window_of(const std::vector<RepetitionWindow>& windows, double mid_s) {
+  // The log's time 0 is the first repetition's start.
+  const double t = mid_s + windows.front().start_s;
+  std::ptrdiff_t nearest = kNoWindow;
+  double nearest_distance = kWindowSlack_s;
+  for (std::size_t k = 0; k < windows.size(); ++k) {
+    const double distance =
+        t < windows[k].start_s ? windows[k].start_s - t : std::max(0.0, t - windows[k].end_s);
+    if (distance <= nearest_distance) {
+      if (distance == 0) return static_cast<std::ptrdiff_t>(k);
+      nearest = static_cast<std::ptrdiff_t>(k);
+      nearest_distance = distance;
+    }
+  }
+  if (nearest == kNoWindow && t > windows.back().end_s) {
+    return static_cast<std::ptrdiff_t>(windows.size());
+  }
+  return nearest;
+}
+
+// Interval units: one too small to say much on its own (the short last
+// interval of a run) joins its neighbour, and long runs become blocks of
+// consecutive intervals.
+void tidy_interval_units(LatencyUnits& units) {
+  if (units.size() < 2) return;
+  std::vector<std::int64_t> counts;
+  for (std::size_t u = 0; u < units.size(); ++u) counts.push_back(units.unit_count(u));
+  std::nth_element(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(counts.size() / 2),
+                   counts.end());
+  const std::int64_t half_median = counts[counts.size() / 2] / 2;
+  std::vector<std::size_t> starts{0};
+  std::int64_t group = units.unit_count(0);
+  for (std::size_t u = 1; u < units.size(); ++u) {
+    if (units.unit_count(u) >= half_median && group >= half_median) {
+      starts.push_back(u);
+      group = 0;
+    }
+    group += units.unit_count(u);
+  }
+  if (starts.size() < units.size()) units.regroup(starts);
+  if (units.size() > kMaxIntervalUnits) {
+    const std::size_t block = (units.size() + kMaxIntervalUnits - 1) / kMaxIntervalUnits;
+    starts.clear();
+    for (std::size_t u = 0; u < units.size(); u += block) starts.push_back(u);
+    units.regroup(starts);
+  }
+}
+
+// Halves the interval units read so far by merging neighbours of the same
+// repetition window, so an hour-long log costs a few hundred units, not
+// thousands (each unit holds its distinct buckets).
+void compact_interval_units(LatencyUnits& units, std::vector<std::ptrdiff_t>& window_per_unit) {
+  std::vector<std::size_t> starts;
+  std::vector<std::ptrdiff_t> windows;
+  for (std::size_t u = 0; u < units.size(); ++u) {
+    const bool pairs_with_previous =
+        !starts.empty() && starts.back() + 1 == u && window_per_unit[u] == windows.back();
+    if (!pairs_with_previous) {
+      starts.push_back(u);
+      windows.push_back(window_per_unit[u]);
+    }
+  }
+  units.regroup(starts);
+  window_per_unit = std::move(windows);
+}
+
+struct LatencyLog {
+  std::optional<Histogram> sum;
+  LatencyUnits units;
+  std::string note;
+};
+
+// latency.hlog's untagged intervals (from due time): summed into one
+// histogram, and grouped into the units the tail-latency bootstrap resamples.
 // Read one interval at a time: an hour-long run has thousands of them.
-std::optional<Histogram> read_latency_log(const fs::path& file) {
+LatencyLog read_latency_log(const fs::path& file, const std::vector<RepetitionWindow>& windows) {
   std::ifstream in(file, std::ios::binary);
   if (!in) fail(file.string(), "cannot open the latency log");
-  std::optional<Histogram> sum;
+  LatencyLog log;
+  std::vector<std::ptrdiff_t> window_per_unit;
+  std::size_t compact_at = 4 * kMaxIntervalUnits;
+  std::size_t dropped = 0;
   try {
     HistogramLogReader reader(in);
     while (std::optional<HistogramLogInterval> interval = reader.next_interval()) {
       if (!interval->tag.empty()) continue;
-      if (sum) {
-        sum->add(interval->histogram);
+      const std::ptrdiff_t window =
+          windows.empty()
+              ? kNoWindow
+              : window_of(windows, interval->start_timestamp_s + interval->length_s / 2);
+      if (window == static_cast<std::ptrdiff_t>(windows.size()) && !windows.empty()) {
+        ++dropped;
+      } else if (interval->histogram.total_count() > 0) {
+        log.units.add_unit(interval->histogram);
+        window_per_unit.push_back(window);
+        if (log.units.size() >= compact_at) {
+          compact_interval_units(log.units, window_per_unit);
+          // Many short repetitions may not halve; never compact on every interval.
+          compact_at = std::max(compact_at, 2 * log.units.size());
+        }
+      }
+      if (log.sum) {
+        log.sum->add(interval->histogram);
       } else {
-        sum = std::move(interval->histogram);
+        log.sum = std::move(interval->histogram);
       }
     }
   } catch (const HistogramFormatError& e) {
     fail(file.string(), std::string("corrupt latency log (") + e.what() + ")");
   }
-  return sum;
+  if (dropped > 0) {
+    log.note = std::to_string(dropped) +
+               " interval(s) after the last repetition window (a repetition the server did not "
+               "live through) are left out of the latency bootstrap";
+  }
+  if (windows.size() >= 2 && !window_per_unit.empty()) {
+    const bool matches = window_per_unit.front() != kNoWindow &&
+                         std::is_sorted(window_per_unit.begin(), window_per_unit.end());
+    if (matches) {
+      std::vector<std::size_t> starts{0};
+      for (std::size_t u = 1; u < window_per_unit.size(); ++u) {
+        if (window_per_unit[u] != window_per_unit[u - 1]) starts.push_back(u);
+      }
+      log.units.regroup(starts);
+      log.units.set_kind(LatencyUnits::Kind::kRepetition);
+      return log;
+    }
+    log.note = (log.note.empty() ? "" : log.note + "; ") +
+               "the repetition windows in summary.json do not match latency.hlog's intervals; "
+               "the intervals are the bootstrap's units";
+  }
+  tidy_interval_units(log.units);
+  return log;
 }
 
 CompareInput read_profile(const fs::path& dir) {
@@ -174,7 +335,11 @@ CompareInput read_profile(const fs::path& dir) {
     input.timeline = input.allocs->timeline;
   }
   if (const fs::path hlog = dir / "latency.hlog"; fs::exists(hlog)) {
-    input.latency = read_latency_log(hlog);
+    LatencyLog log =
+        read_latency_log(hlog, repetition_windows(summary, (dir / kSummaryFile).string()));
+    input.latency = std::move(log.sum);
+    input.latency_units = std::move(log.units);
+    input.latency_note = std::move(log.note);
   }
   return input;
 }

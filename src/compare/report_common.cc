@@ -71,7 +71,9 @@ std::string format_interval(const MetricComparison& row) {
   low.estimate = row.change.low;
   ShiftEstimate high = row.change;
   high.estimate = row.change.high;
-  return format_change(low, "") + " .. " + format_change(high, "");
+  // "(h)": from the histograms; a note under the table says how.
+  return format_change(low, "") + " .. " + format_change(high, "") +
+         (row.source == ChangeSource::kHistogram ? " (h)" : "");
 }
 
 std::string format_p(const MetricComparison& row) {
@@ -83,6 +85,9 @@ std::string format_p(const MetricComparison& row) {
 }
 
 std::string format_counts(const MetricComparison& row) {
+  if (row.source == ChangeSource::kHistogram) {
+    return std::to_string(row.change.n_base) + "/" + std::to_string(row.change.n_candidate);
+  }
   return std::to_string(row.base.size()) + "/" + std::to_string(row.candidate.size());
 }
 

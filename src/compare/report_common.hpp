@@ -12,11 +12,11 @@ namespace perflab::compare_detail {
 std::string format_value(double value, const std::string& unit);
 /// The change's estimate: "+25.7%" (ratio) or "+0.003" with the unit (difference).
 std::string format_change(const ShiftEstimate& change, const std::string& unit);
-/// The interval, "+22.1% .. +29.0%", or "(exact)".
+/// The interval, "+22.1% .. +29.0%" (with " (h)" when from the histograms), or "(exact)".
 std::string format_interval(const MetricComparison& row);
 /// "0.000" .. "1.00"; "-" when exact.
 std::string format_p(const MetricComparison& row);
-/// "10/10": samples per side.
+/// "10/10": samples per side (histogram rows: bootstrap units per side).
 std::string format_counts(const MetricComparison& row);
 /// The row's label: the metric, with the group in front for benchmark sets.
 std::string row_label(const MetricComparison& row);

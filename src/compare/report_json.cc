@@ -14,7 +14,8 @@ nlohmann::json change_json(const ShiftEstimate& change) {
           {"feasible", change.feasible},
           {"min_p_value", change.min_p_value},
           {"paired", change.paired},
-          {"method", change.method}};
+          {"method", change.method},
+          {"units", change.units}};
 }
 
 nlohmann::json row_json(const MetricComparison& row) {
@@ -27,6 +28,7 @@ nlohmann::json row_json(const MetricComparison& row) {
           {"candidate_median", row.candidate_median},
           {"exact", row.exact},
           {"significant", row.significant},
+          {"method", change_source_name(row.source)},
           {"change", change_json(row.change)}};
 }
 

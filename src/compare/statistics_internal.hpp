@@ -1,6 +1,6 @@
 // The building blocks of compare's statistics, exposed so tests can check
 // each against brute force: null distributions of the rank statistics, the
-// normal distribution, and order statistics of pairwise differences and Walsh
+// normal and Student's t distributions, and order statistics of pairwise differences and Walsh
 // averages found without materialising all of them.
 #pragma once
 
@@ -19,6 +19,12 @@ inline constexpr std::size_t kMaterializeLimit = std::size_t{1} << 20;
 /// The standard normal CDF and its inverse. REQUIRES: 0 < p < 1.
 double normal_cdf(double z);
 double normal_quantile(double p);
+
+/// Student's t CDF with `df` (> 0, not necessarily whole) degrees of
+/// freedom, from the regularized incomplete beta function; about 1e-13
+/// absolute accuracy. And its inverse. REQUIRES: df > 0; 0 < p < 1.
+double student_t_cdf(double t, double df);
+double student_t_quantile(double p, double df);
 
 /// P(U <= u) for u = 0 .. m * n: the exact null distribution of the
 /// Mann-Whitney U statistic for samples of m and n values without ties.
