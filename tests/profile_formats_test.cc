@@ -103,24 +103,36 @@ TEST_F(ProfileFormatsTest, TimelineCsvHasTheHeaderAndOneRowPerSample) {
                  .heap_bytes = 4096,
                  .rss_bytes = 2097152,
                  .allocs = 12,
-                 .requests_per_s = 999.5},
+                 .requests_per_s = 999.5,
+                 .alloc_bytes = 6144},
                 {.time_s = 1.1,
                  .heap_bytes = 18446744073709551615ull,
                  .rss_bytes = 3,
                  .allocs = 4000000000,
-                 .requests_per_s = 1e6}};
+                 .requests_per_s = 1e6,
+                 .alloc_bytes = 18446744073709551615ull}};
   const fs::path dir = write(p);
   EXPECT_EQ(slurp(dir / kTimelineFile),
-            "time_s,heap_bytes,rss_bytes,allocs,requests_per_s\n"
-            "0,0,1048576,0,0\n"
-            "0.25,4096,2097152,12,999.5\n"
-            "1.1,18446744073709551615,3,4000000000,1000000\n");
+            "time_s,heap_bytes,rss_bytes,allocs,requests_per_s,alloc_bytes\n"
+            "0,0,1048576,0,0,0\n"
+            "0.25,4096,2097152,12,999.5,6144\n"
+            "1.1,18446744073709551615,3,4000000000,1000000,18446744073709551615\n");
   EXPECT_EQ(read_alloc_profile(dir).timeline, p.timeline);
 }
 
 TEST_F(ProfileFormatsTest, AnEmptyTimelineIsJustTheHeader) {
   EXPECT_EQ(slurp(write(AllocProfile{}) / kTimelineFile),
-            "time_s,heap_bytes,rss_bytes,allocs,requests_per_s\n");
+            "time_s,heap_bytes,rss_bytes,allocs,requests_per_s,alloc_bytes\n");
+}
+
+TEST_F(ProfileFormatsTest, ATimelineWrittenBeforeAllocBytesReadsWithAllocBytesZero) {
+  const fs::path dir = write(AllocProfile{});
+  std::ofstream(dir / kTimelineFile, std::ios::trunc)
+      << "time_s,heap_bytes,rss_bytes,allocs,requests_per_s\n0,0,4096,0,0\n0.5,64,8192,7,2.5\n";
+  const std::vector<TimelineSample> expected = {
+      {.time_s = 0, .rss_bytes = 4096},
+      {.time_s = 0.5, .heap_bytes = 64, .rss_bytes = 8192, .allocs = 7, .requests_per_s = 2.5}};
+  EXPECT_EQ(read_alloc_profile(dir).timeline, expected);
 }
 
 TEST_F(ProfileFormatsTest, AMalformedTimelineIsReportedWithItsLine) {
@@ -129,10 +141,18 @@ TEST_F(ProfileFormatsTest, AMalformedTimelineIsReportedWithItsLine) {
   const std::pair<std::string, std::string> cases[] = {
       {"time,heap\n", "line 1: expected the header"},
       {"time_s,heap_bytes,rss_bytes,allocs,requests_per_s\n1,2,3\n", "line 2: expected 5 fields"},
+      {"time_s,heap_bytes,rss_bytes,allocs,requests_per_s,alloc_bytes\n1,2,3,4,5\n",
+       "line 2: expected 6 fields, found 5"},
+      {"time_s,heap_bytes,rss_bytes,allocs,requests_per_s\n1,2,3,4,5,6\n",
+       "line 2: expected 5 fields, found 6"},
       {"time_s,heap_bytes,rss_bytes,allocs,requests_per_s\n0,1,2,3,4\n1,x,3,4,5\n",
        "line 3: a field is not a number"},
       {"time_s,heap_bytes,rss_bytes,allocs,requests_per_s\n1,-2,3,4,5\n",
        "line 2: a field is not a number"},
+      {"time_s,heap_bytes,rss_bytes,allocs,requests_per_s,alloc_bytes\n1,2,3,4,5,-6\n",
+       "line 2: a field is not a number"},
+      {"time_s,heap_bytes,rss_bytes,alloc_bytes,allocs,requests_per_s\n",
+       "line 1: expected the header"},
       {"", "empty"},
   };
   for (const auto& [content, expected] : cases) {
@@ -151,9 +171,13 @@ TEST_F(ProfileFormatsTest, AMalformedTimelineIsReportedWithItsLine) {
 TEST_F(ProfileFormatsTest, ATimelineWithCrLfLineEndsReads) {
   const fs::path dir = write(AllocProfile{});
   std::ofstream(dir / kTimelineFile, std::ios::trunc)
-      << "time_s,heap_bytes,rss_bytes,allocs,requests_per_s\r\n2,1,2,3,4.5\r\n";
-  const std::vector<TimelineSample> expected = {
-      {.time_s = 2, .heap_bytes = 1, .rss_bytes = 2, .allocs = 3, .requests_per_s = 4.5}};
+      << "time_s,heap_bytes,rss_bytes,allocs,requests_per_s,alloc_bytes\r\n2,1,2,3,4.5,9\r\n";
+  const std::vector<TimelineSample> expected = {{.time_s = 2,
+                                                 .heap_bytes = 1,
+                                                 .rss_bytes = 2,
+                                                 .allocs = 3,
+                                                 .requests_per_s = 4.5,
+                                                 .alloc_bytes = 9}};
   EXPECT_EQ(read_alloc_profile(dir).timeline, expected);
 }
 

@@ -160,12 +160,14 @@ AllocProfile sample_profile() {
       {.frames = {6, 2}, .allocs = 5, .bytes = 50, .temporary = 5},
       {.frames = {}, .allocs = 2, .bytes = 16},
   };
-  p.timeline = {{.time_s = 0.5, .heap_bytes = 1000, .rss_bytes = 4096, .allocs = 10},
-                {.time_s = 1.0,
-                 .heap_bytes = 2000,
-                 .rss_bytes = 8192,
-                 .allocs = 158,
-                 .requests_per_s = 1500.25}};
+  p.timeline = {
+      {.time_s = 0.5, .heap_bytes = 1000, .rss_bytes = 4096, .allocs = 10, .alloc_bytes = 3200},
+      {.time_s = 1.0,
+       .heap_bytes = 2000,
+       .rss_bytes = 8192,
+       .allocs = 158,
+       .requests_per_s = 1500.25,
+       .alloc_bytes = 107650}};
   p.allocs = 158;
   p.frees = 155;
   p.bytes = 107650;

@@ -43,6 +43,18 @@ bool module_seen(const AllocProfile& p, const std::string& part) {
   return false;
 }
 
+// Cumulative samples never go back, and the last, taken at exit, reaches the
+// totals: allocations and the bytes they requested.
+void expect_timeline_adds_up(const AllocProfile& p) {
+  ASSERT_FALSE(p.timeline.empty());
+  for (std::size_t i = 1; i < p.timeline.size(); ++i) {
+    EXPECT_GE(p.timeline[i].allocs, p.timeline[i - 1].allocs) << "sample " << i;
+    EXPECT_GE(p.timeline[i].alloc_bytes, p.timeline[i - 1].alloc_bytes) << "sample " << i;
+  }
+  EXPECT_EQ(p.timeline.back().allocs, p.allocs);
+  EXPECT_EQ(p.timeline.back().alloc_bytes, p.bytes);
+}
+
 class TrackRealProgramsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -79,13 +91,15 @@ TEST_F(TrackRealProgramsTest, Python3RunningAScriptIsProfiled) {
   if (python.empty()) GTEST_SKIP() << "python3 not installed (Debian package python3)";
   // PYTHONMALLOC=malloc sends every Python object through malloc, so the
   // 100000 strings the script keeps are 100000 allocations at least.
-  ASSERT_EQ(run_quietly("PYTHONMALLOC=malloc " + std::string(PERFLAB_CLI) + " track -q -o " +
-                        (dir_ / "p").string() + " -- " + python +
+  ASSERT_EQ(run_quietly("PYTHONMALLOC=malloc " + std::string(PERFLAB_CLI) +
+                        " track -q --interval-ms 5 -o " + (dir_ / "p").string() + " -- " + python +
                         " -c \"x = [str(i) * 3 for i in range(100000)]; print(len(x))\""),
             0);
   const AllocProfile p = read_alloc_profile(dir_ / "p");
   EXPECT_GT(p.allocs, 100000u);
   EXPECT_TRUE(module_seen(p, "python3")) << "frames in the interpreter";
+  expect_timeline_adds_up(p);
+  EXPECT_GT(p.timeline.back().alloc_bytes, 100000u * 3) << "the strings alone";
 }
 
 // heaptrack (the anchor) and perflab track count the same allocation calls of

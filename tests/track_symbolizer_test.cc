@@ -1,7 +1,8 @@
-// Tests of src/track/interpret: parse_proc_maps on hand-written text, and the
+// Tests of src/track/interpret: parse_proc_maps on hand-written text, the
 // Symbolizer on a real process, the fixture program of
 // tests/track_symbolizer_fixtures (PIE and non-PIE), which prints its call
-// sites, the lines they are on, and its own /proc/self/maps.
+// sites, the lines they are on, and its own /proc/self/maps; and read_dump on
+// hand-made dump files.
 #include <elfutils/libdwelf.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -21,7 +23,9 @@
 
 #include "scratch_dir.hpp"
 #include "track/interpret/debug_files.hpp"
+#include "track/interpret/dump_reader.hpp"
 #include "track/interpret/proc_maps.hpp"
+#include "track/interpret/profile_builder.hpp"
 #include "track/interpret/symbolizer.hpp"
 
 namespace perflab::track {
@@ -519,6 +523,84 @@ TEST(SymbolizerFilesTest, GivesModuleOnlyFramesForAFileThatIsNotElf) {
   EXPECT_EQ(frame.module, path.string());
   EXPECT_TRUE(frame.function.empty());
   std::filesystem::remove(path);
+}
+
+// ---- dump files ----------------------------------------------------------------------
+
+// A dump as the recorder writes it: header, totals, timeline, end.
+std::string dump_bytes(std::uint32_t version, const DumpTotals& totals,
+                       const std::vector<DumpSample>& timeline) {
+  std::string out;
+  // An empty vector's data() may be null, which append must not see.
+  auto put = [&out](const void* data, std::size_t n) {
+    if (n != 0) out.append(static_cast<const char*>(data), n);
+  };
+  DumpHeader header{};
+  std::memcpy(header.magic, kDumpMagic, sizeof header.magic);
+  header.version = version;
+  header.mode = DumpMode::kCount;
+  header.reason = DumpReason::kExit;
+  header.pid = 4242;
+  put(&header, sizeof header);
+  const SectionHeader totals_section{SectionKind::kTotals, 0, sizeof totals};
+  put(&totals_section, sizeof totals_section);
+  put(&totals, sizeof totals);
+  const SectionHeader timeline_section{SectionKind::kTimeline, 0,
+                                       timeline.size() * sizeof(DumpSample)};
+  put(&timeline_section, sizeof timeline_section);
+  put(timeline.data(), timeline.size() * sizeof(DumpSample));
+  const SectionHeader end{SectionKind::kEnd, 0, 0};
+  put(&end, sizeof end);
+  return out;
+}
+
+TEST(DumpReaderTest, CarriesEachTimelineSamplesAllocatedBytesIntoTheProfile) {
+  perflab::testing::ScratchDir dir("dump_reader_timeline");
+  DumpTotals totals{};
+  totals.allocs = 30;
+  totals.bytes = 3000;
+  const std::vector<DumpSample> timeline = {{.time_ns = 500'000'000,
+                                             .heap_bytes = 64,
+                                             .rss_bytes = 4096,
+                                             .allocs = 10,
+                                             .alloc_bytes = 1000},
+                                            {.time_ns = 1'000'000'000,
+                                             .heap_bytes = 0,
+                                             .rss_bytes = 8192,
+                                             .allocs = 30,
+                                             .alloc_bytes = 3000}};
+  const std::filesystem::path file = dir.path() / "4242-0.dump";
+  std::ofstream(file, std::ios::binary) << dump_bytes(kDumpVersion, totals, timeline);
+
+  const ProcessDump dump = read_dump(file);
+  ASSERT_EQ(dump.timeline.size(), 2u);
+  EXPECT_EQ(dump.timeline[0].alloc_bytes, 1000u);
+  EXPECT_EQ(dump.timeline[1].alloc_bytes, 3000u);
+
+  const AllocProfile profile = build_alloc_profile(dump);
+  const std::vector<TimelineSample> expected = {
+      {.time_s = 0.5, .heap_bytes = 64, .rss_bytes = 4096, .allocs = 10, .alloc_bytes = 1000},
+      {.time_s = 1.0, .heap_bytes = 0, .rss_bytes = 8192, .allocs = 30, .alloc_bytes = 3000}};
+  EXPECT_EQ(profile.timeline, expected);
+  EXPECT_EQ(profile.timeline.back().alloc_bytes, profile.bytes);
+}
+
+TEST(DumpReaderTest, RefusesADumpOfAnotherVersionNamingBothAndTheRecorder) {
+  perflab::testing::ScratchDir dir("dump_reader_version");
+  const std::filesystem::path file = dir.path() / "4242-0.dump";
+  // Version 2 wrote timeline samples without alloc_bytes: never misread as 3's.
+  std::ofstream(file, std::ios::binary) << dump_bytes(2, DumpTotals{}, {});
+  try {
+    read_dump(file);
+    ADD_FAILURE() << "a version 2 dump was read";
+  } catch (const ProfileError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find(file.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("dump version 2"), std::string::npos) << message;
+    EXPECT_NE(message.find("reads version " + std::to_string(kDumpVersion)), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("libperflab_track.so"), std::string::npos) << message;
+  }
 }
 
 }  // namespace

@@ -64,6 +64,18 @@ const AllocSite* site_in(const AllocProfile& p, const std::string& function) {
 
 std::string known() { return KNOWN_ALLOCS; }
 
+// The timeline's cumulative counts never go back, and the last sample, taken
+// as the process ends, reaches the totals exactly.
+void expect_timeline_adds_up(const AllocProfile& p) {
+  ASSERT_FALSE(p.timeline.empty());
+  for (std::size_t i = 1; i < p.timeline.size(); ++i) {
+    EXPECT_GE(p.timeline[i].allocs, p.timeline[i - 1].allocs) << "sample " << i;
+    EXPECT_GE(p.timeline[i].alloc_bytes, p.timeline[i - 1].alloc_bytes) << "sample " << i;
+  }
+  EXPECT_EQ(p.timeline.back().allocs, p.allocs);
+  EXPECT_EQ(p.timeline.back().alloc_bytes, p.bytes);
+}
+
 bool same_file(const std::string& a, const std::string& b) {
   std::error_code ec;
   return fs::equivalent(a, b, ec);
@@ -153,6 +165,24 @@ TEST_F(TrackTest, CountingModeAgreesWithStackModeOnTotals) {
   EXPECT_EQ(b["track"]["heap_bytes_measure"], "usable");
 }
 
+TEST_F(TrackTest, TimelineCountsBytesAllocatedSoFarUpToTheTotalsInBothModes) {
+  for (const std::string mode : {"stacks", "count"}) {
+    SCOPED_TRACE(mode);
+    ASSERT_EQ(track("--interval-ms 5 --mode " + mode, known() + " paced", mode).exit_code, 0);
+    const AllocProfile p = read_alloc_profile(profile(mode));
+    // Requested bytes in both modes: malloc_free_1000, new_delete_500,
+    // leak_ten and paced_500k alone request this much.
+    EXPECT_GE(p.bytes, 100'000u + 500u * 10 * sizeof(int) + 640 + 500'000);
+    expect_timeline_adds_up(p);
+    // Some 100 ms of paced allocation at 5 ms: samples from the middle of it.
+    ASSERT_GE(p.timeline.size(), 3u);
+    EXPECT_LT(p.timeline.front().alloc_bytes, p.bytes);
+  }
+  const AllocSite* paced = site_in(read_alloc_profile(profile("stacks")), "paced_500k");
+  ASSERT_NE(paced, nullptr);
+  EXPECT_EQ(paced->bytes, 500'000u);
+}
+
 TEST_F(TrackTest, ThreadsAreMergedIntoOneSite) {
   ASSERT_EQ(track("", known() + " threads").exit_code, 0);
   const AllocProfile p = read_alloc_profile(profile());
@@ -160,6 +190,7 @@ TEST_F(TrackTest, ThreadsAreMergedIntoOneSite) {
   ASSERT_NE(worker, nullptr);
   EXPECT_EQ(worker->allocs, 4u * 250);
   EXPECT_EQ(worker->leaked_objects, 0u);
+  expect_timeline_adds_up(p);  // every thread's counters are in the samples
 }
 
 TEST_F(TrackTest, ForkedChildGetsItsOwnProfileOrNoneByFlag) {
@@ -175,10 +206,12 @@ TEST_F(TrackTest, ForkedChildGetsItsOwnProfileOrNoneByFlag) {
     EXPECT_EQ(work->allocs, 77u);
     EXPECT_EQ(site_in(child, "malloc_free_1000"), nullptr)
         << "the parent's work is not the child's";
+    expect_timeline_adds_up(child);  // the child's timeline starts from zero too
   }
   EXPECT_EQ(children, 1);
   const AllocProfile parent = read_alloc_profile(profile("follow"));
   EXPECT_EQ(site_in(parent, "child_work"), nullptr);
+  expect_timeline_adds_up(parent);
 
   ASSERT_EQ(track("--fork ignore", known() + " fork", "ignore").exit_code, 0);
   EXPECT_FALSE(fs::exists(profile("ignore") / "processes"));

@@ -72,13 +72,20 @@ struct AllocSite {
   friend bool operator==(const AllocSite&, const AllocSite&) = default;
 };
 
-/// One point of the time series written to timeline.csv.
+/// One point of the time series written to timeline.csv. `allocs` and
+/// `alloc_bytes` are cumulative: the difference between two samples is what
+/// was allocated between them.
 struct TimelineSample {
   double time_s = 0;             // since the run started
   std::uint64_t heap_bytes = 0;  // live heap (requested bytes)
   std::uint64_t rss_bytes = 0;   // resident set size
   std::uint64_t allocs = 0;      // allocation calls so far
   double requests_per_s = 0;     // load only; 0 otherwise
+  // Bytes requested by the allocations so far: the unit of AllocProfile::bytes,
+  // whose value the last sample of a run reaches. Last so that existing
+  // positional initializers keep their meaning. 0 when not recorded (no
+  // tracker; a timeline.csv from before perflab wrote the column).
+  std::uint64_t alloc_bytes = 0;
 
   friend bool operator==(const TimelineSample&, const TimelineSample&) = default;
 };

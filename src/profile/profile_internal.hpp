@@ -69,10 +69,15 @@ std::string frame_text(const ProfileFrame& frame, const std::vector<ProfileModul
 
 // --- timeline.cc ---
 
+// New columns go last, so readers that go by position keep working.
 inline constexpr std::string_view kTimelineHeader =
+    "time_s,heap_bytes,rss_bytes,allocs,requests_per_s,alloc_bytes";
+// Written before alloc_bytes was: still read, with alloc_bytes 0.
+inline constexpr std::string_view kTimelineHeaderWithoutAllocBytes =
     "time_s,heap_bytes,rss_bytes,allocs,requests_per_s";
 std::string format_timeline_csv(const std::vector<TimelineSample>& timeline);
-// Throws ProfileError "<what>: line N: ..." on a malformed file.
+// Reads either header. Throws ProfileError "<what>: line N: ..." on a
+// malformed file.
 std::vector<TimelineSample> parse_timeline_csv(std::string_view text, const std::string& what);
 
 // --- numbers (timeline.cc) ---

@@ -57,6 +57,8 @@ std::string format_timeline_csv(const std::vector<TimelineSample>& timeline) {
     out += std::to_string(sample.allocs);
     out += ',';
     out += format_double(sample.requests_per_s);
+    out += ',';
+    out += std::to_string(sample.alloc_bytes);
     out += '\n';
   }
   return out;
@@ -65,6 +67,7 @@ std::string format_timeline_csv(const std::vector<TimelineSample>& timeline) {
 std::vector<TimelineSample> parse_timeline_csv(std::string_view text, const std::string& what) {
   std::vector<TimelineSample> timeline;
   std::size_t line_number = 0;
+  std::size_t columns = 0;
   while (!text.empty()) {
     const std::size_t newline = text.find('\n');
     std::string_view line = text.substr(0, newline);
@@ -73,20 +76,23 @@ std::vector<TimelineSample> parse_timeline_csv(std::string_view text, const std:
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     const std::string where = what + ": line " + std::to_string(line_number) + ": ";
     if (line_number == 1) {
-      if (line != kTimelineHeader) {
+      if (line != kTimelineHeader && line != kTimelineHeaderWithoutAllocBytes) {
         throw ProfileError(where + "expected the header '" + std::string(kTimelineHeader) + "'");
       }
+      columns = split_fields(line).size();
       continue;
     }
     if (line.empty()) continue;
     const std::vector<std::string_view> fields = split_fields(line);
-    if (fields.size() != 5) {
-      throw ProfileError(where + "expected 5 fields, found " + std::to_string(fields.size()));
+    if (fields.size() != columns) {
+      throw ProfileError(where + "expected " + std::to_string(columns) + " fields, found " +
+                         std::to_string(fields.size()));
     }
     TimelineSample sample;
     if (!parse_number(fields[0], sample.time_s) || !parse_number(fields[1], sample.heap_bytes) ||
         !parse_number(fields[2], sample.rss_bytes) || !parse_number(fields[3], sample.allocs) ||
-        !parse_number(fields[4], sample.requests_per_s)) {
+        !parse_number(fields[4], sample.requests_per_s) ||
+        (columns > 5 && !parse_number(fields[5], sample.alloc_bytes))) {
       throw ProfileError(where + "a field is not a number: '" + std::string(line) + "'");
     }
     timeline.push_back(sample);

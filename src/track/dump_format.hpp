@@ -21,7 +21,10 @@
 namespace perflab::track {
 
 inline constexpr char kDumpMagic[8] = {'P', 'L', 'T', 'R', 'A', 'C', 'E', '1'};
-inline constexpr std::uint32_t kDumpVersion = 2;
+// Both sides are built together and the reader accepts its own version only:
+// a dump is read by the perflab that launched the recorder, moments later.
+// 3: DumpSample::alloc_bytes.
+inline constexpr std::uint32_t kDumpVersion = 3;
 
 // Why a dump was written.
 enum class DumpReason : std::uint32_t {
@@ -99,11 +102,16 @@ struct DumpStack {
   std::uint64_t temporary;
 };
 
+// One point of the timeline. `allocs` and `alloc_bytes` are cumulative since
+// start, summed from the same counters as DumpTotals::allocs and ::bytes (so
+// alloc_bytes is requested bytes in both modes); `heap_bytes` is live heap in
+// the unit DumpTotals explains.
 struct DumpSample {
   std::int64_t time_ns;  // since start
   std::uint64_t heap_bytes;
   std::uint64_t rss_bytes;
   std::uint64_t allocs;
+  std::uint64_t alloc_bytes;
 };
 
 }  // namespace perflab::track

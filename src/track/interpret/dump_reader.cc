@@ -85,9 +85,13 @@ ProcessDump read_dump(const std::filesystem::path& file) {
   dump.header = in.take<DumpHeader>("the header");
   if (std::memcmp(dump.header.magic, kDumpMagic, sizeof kDumpMagic) != 0)
     in.fail("not a perflab track dump (bad magic)");
+  // Layouts differ between versions (version 2's timeline samples had no
+  // alloc_bytes): a mismatch means a recorder from another perflab build.
   if (dump.header.version != kDumpVersion)
     in.fail("dump version " + std::to_string(dump.header.version) +
-            ", this perflab reads version " + std::to_string(kDumpVersion));
+            ", this perflab reads version " + std::to_string(kDumpVersion) +
+            " only: the recorder (libperflab_track.so) is from another perflab build; use the "
+            "one installed with this perflab (lib/perflab/ next to it)");
   bool ended = false;
   while (!ended) {
     const auto section = in.take<SectionHeader>("a section header");

@@ -112,6 +112,7 @@ AllocProfile build_alloc_profile(const ProcessDump& dump, SymbolizerOptions symb
     sample.heap_bytes = s.heap_bytes;
     sample.rss_bytes = s.rss_bytes;
     sample.allocs = s.allocs;
+    sample.alloc_bytes = s.alloc_bytes;
     profile.timeline.push_back(sample);
   }
   return profile;

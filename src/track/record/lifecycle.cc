@@ -133,18 +133,31 @@ std::uint64_t live_heap_bytes() noexcept {
   return live;
 }
 
-std::uint64_t total_allocs() noexcept {
+// Allocations so far and their requested bytes: the same per-thread counters
+// the dump's totals sum, so the allocation path pays nothing for the timeline.
+struct Allocated {
+  std::uint64_t allocs = 0;
+  std::uint64_t bytes = 0;
+};
+
+Allocated total_allocated() noexcept {
   State& s = state();
   const std::uint32_t count = s.table_count.load(std::memory_order_acquire);
-  std::uint64_t allocs = 0;
+  Allocated total;
   for (std::uint32_t t = 0; t < count && t < kMaxTables; ++t) {
     const ThreadTable* table = s.tables[t].load(std::memory_order_acquire);
     if (table == nullptr) continue;
     const std::uint32_t published = table->published.load(std::memory_order_acquire);
-    for (std::uint32_t e = 0; e < published; ++e) allocs += table->entries[e].allocs.get();
-    if (t == 0) allocs += s.fallback_allocs.load(std::memory_order_relaxed);
+    for (std::uint32_t e = 0; e < published; ++e) {
+      total.allocs += table->entries[e].allocs.get();
+      total.bytes += table->entries[e].bytes.get();
+    }
+    if (t == 0) {
+      total.allocs += s.fallback_allocs.load(std::memory_order_relaxed);
+      total.bytes += s.fallback_bytes.load(std::memory_order_relaxed);
+    }
   }
-  return allocs;
+  return total;
 }
 
 void take_sample() noexcept {
@@ -160,7 +173,9 @@ void take_sample() noexcept {
     s.peak_rss.store(rss, std::memory_order_relaxed);
   const std::uint64_t n = g_sample_count.load(std::memory_order_relaxed);
   if (g_samples == nullptr || n >= kMaxSamples) return;
-  g_samples[n] = DumpSample{monotonic_ns() - s.start_mono_ns, heap, rss, total_allocs()};
+  const Allocated allocated = total_allocated();
+  g_samples[n] =
+      DumpSample{monotonic_ns() - s.start_mono_ns, heap, rss, allocated.allocs, allocated.bytes};
   g_sample_count.store(n + 1, std::memory_order_release);
 }
 
