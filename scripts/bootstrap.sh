@@ -18,7 +18,7 @@ packages=(
   sqlite3 python3 nginx-light heaptrack libc6-dbg
   # the anchor perflab load is measured against (bench/load_bench.sh)
   wrk
-  linux-perf  # perflab baseline --cpu-profile samples the server with perf (cpu-clock)
+  linux-perf  # perflab baseline --cpu-profile samples the server with perf (cpu-clock), else with its ptrace sampler
   # headless rendering test of report.html (tests/compare_html_chromium_test.sh)
   chromium
   # the reference event store (examples/eventstore): SQLite storage, HTTP with

@@ -92,8 +92,9 @@ if perf record -q -e cpu-clock -o /dev/null -- true > /dev/null 2>&1; then
     echo "ok: baseline --cpu-profile -> 0"
     [ -s "$cpu/cpu.folded" ] || fail "--cpu-profile: no cpu.folded"$'\n'"$out"
     [ -s "$cpu/cpu.pb.gz" ] || fail "--cpu-profile: no cpu.pb.gz"
-    # The server is built with debug info: perf names the inlined spin loop.
-    grep -Eq '(^|;)spin_for_work[^;]* [0-9]+$' "$cpu/cpu.folded" ||
+    # The server is built with debug info: perf names the spin loop, inlined
+    # (GCC: "spin_for_work") or not (Clang: "(anonymous namespace)::...").
+    grep -Eq '(^|;|::)spin_for_work[^;]* [0-9]+$' "$cpu/cpu.folded" ||
       fail "--cpu-profile: no spin_for_work in cpu.folded"$'\n'"$(head -20 "$cpu/cpu.folded")"
     [ "$(json "$cpu/summary.json" 'd["cpu"]["profile"]["samples"] > 0')" = True ] ||
       fail "--cpu-profile: summary cpu.profile.samples"
@@ -147,13 +148,14 @@ sleep_pid=$(sed -n 's/.*started sleep (pid \([0-9]*\).*/\1/p' <<< "$out")
 [ -n "$sleep_pid" ] && kill -0 "$sleep_pid" 2> /dev/null && fail "sleep 30 (pid $sleep_pid) left running"
 expect_failure "perflab: error: .*command not found" 5 -- no-such-server-binary
 expect_failure "perflab: error: .*--track" 5 --track sometimes -- "$server" --port "$port"
-# A perf that cannot sample: exit 2 with perf's reason and the hint, before
-# the server starts.
+# --cpu-sampler perf where perf cannot sample: exit 2 with perf's reason and
+# the hint, before the server starts. (auto would fall back to the built-in
+# sampler: tests/cpu_sampler_cli_test.sh.)
 mkdir -p "$scratch/broken-perf"
 printf '#!/bin/sh\necho "perf_event_paranoid setting is 4" >&2\nexit 255\n' > "$scratch/broken-perf/perf"
 chmod +x "$scratch/broken-perf/perf"
 PATH="$scratch/broken-perf:$PATH" expect_failure \
   "perflab: error: --cpu-profile: .*paranoid setting is 4.*install linux-perf" 5 \
-  --cpu-profile -- "$server" --port "$port"
+  --cpu-profile --cpu-sampler perf -- "$server" --port "$port"
 
 finish "all baseline checks passed"

@@ -67,6 +67,7 @@ struct BaselineOptions {
   std::string metrics_path = "/metrics";
   bool quiet = false;
   bool cpu_profile = false;
+  std::string cpu_sampler = "auto";
 };
 
 std::atomic<bool> g_stop{false};
@@ -217,6 +218,7 @@ struct Repetition {
   nlohmann::json load;            // load_summary_json of this repetition
   std::optional<ProcessCpu> cpu;  // the server's CPU during it
   std::optional<double> allocs_per_op;
+  std::optional<double> bytes_per_op;   // when the timeline has bytes
   std::optional<double> pool_hit_rate;  // from the server's metrics around it
   std::optional<double> rss_growth;     // bytes per second during it
   std::uint64_t completed = 0;
@@ -241,7 +243,7 @@ std::optional<std::string> wait_until_ready(ServerGuard& server, const TcpProbe&
 }
 
 std::string readme(const BaselineOptions& o, const LoadSpec& spec, std::size_t repetitions,
-                   const std::string& exit, bool cpu_files) {
+                   const std::string& exit, const std::string& cpu_files) {
   return fmt::format(
       "# perflab baseline profile\n\n    {}\n\n"
       "- perflab {}\n- server: `{}` ({})\n- load file: {} (copied beside it as load.json), "
@@ -257,9 +259,7 @@ std::string readme(const BaselineOptions& o, const LoadSpec& spec, std::size_t r
       o.track == "off" ? ""
                        : ", allocs.pb.gz, allocs.folded, allocs_bytes.folded and timeline.csv "
                          "(the server's allocations over the whole run)",
-      cpu_files ? ", cpu.pb.gz and cpu.folded (perf's samples of the server's call stacks during "
-                  "the repetitions)"
-                : "");
+      cpu_files);
 }
 
 // The alloc and memory groups, and allocs_per_op of each repetition, from
@@ -306,12 +306,12 @@ int run_baseline(const BaselineOptions& o) {
   const LaunchPlan plan =
       plan_launch(o.command, tracked ? Tracking::kTracked : Tracking::kUntracked);
   const std::string load_text = read_file(o.load_file).value_or("");
+  std::optional<CpuSamplerChoice> cpu_sampler;
   if (o.cpu_profile) {
-    if (auto why = CpuProfiler::unavailable_reason()) {
-      throw std::runtime_error(
-          fmt::format("--cpu-profile: perf cannot sample here ({}); install linux-perf, or allow "
-                      "sampling with: sysctl kernel.perf_event_paranoid=1",
-                      *why));
+    try {
+      cpu_sampler = choose_cpu_sampler(parse_cpu_sampler(o.cpu_sampler));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(fmt::format("--cpu-profile: {}", e.what()));
     }
   }
 
@@ -372,7 +372,12 @@ int run_baseline(const BaselineOptions& o) {
   std::vector<Repetition> repetitions;
   std::optional<LoadResult> merged;
   std::string died;  // how the server ended when it did so during the run
+  // The CPU profile covers the repetitions only; a failing sampler costs the
+  // profile's CPU files, never the run.
+  std::optional<CpuProfiler> profiler;
   const auto server_gone = [&] {
+    // The built-in sampler's ptrace stops would read as the server's end.
+    const CpuProfiler::Pause paused = profiler ? profiler->pause() : CpuProfiler::Pause();
     if (const auto& ended = server.poll(); ended && died.empty()) died = ended->status_text;
     return !died.empty();
   };
@@ -389,15 +394,15 @@ int run_baseline(const BaselineOptions& o) {
   if (scrape && !g_stop.load()) pools_first = scrape_pools(metrics_url, kScrapeTimeoutS);
   std::optional<PoolScrape> pools_last = pools_first;
   RssSampler rss(pid, server_start, kRssPeriodS);
-  // The CPU profile covers the repetitions only; a failing perf costs the
-  // profile's CPU files, never the run.
-  std::optional<CpuProfiler> profiler;
   std::string cpu_warning;
   const fs::path perf_dir = writer.temp_path() / ".perf";
-  if (o.cpu_profile && !g_stop.load()) {
+  if (cpu_sampler && !g_stop.load()) {
     try {
       fs::create_directory(perf_dir);
-      profiler.emplace(pid, perf_dir);
+      profiler.emplace(*cpu_sampler, pid, perf_dir);
+      if (!o.quiet) {
+        fmt::print(stderr, "  cpu profile by {} ({})\n", profiler->tool(), cpu_sampler->reason);
+      }
     } catch (const std::exception& e) {
       cpu_warning = e.what();
     }
@@ -408,7 +413,13 @@ int run_baseline(const BaselineOptions& o) {
     rep.start_s = seconds_between(server_start, Clock::now());
     LoadResult result;
     try {
-      result = run_load(spec, LoadRunOptions{&repetition_log, 1.0, &g_stop});
+      // Each repetition draws its own random template values ({uuid},
+      // {rand:N}): a replay of the warm-up's or the last repetition's would
+      // write ids the server already has. Seeds stay fixed per repetition
+      // index, so a base and a candidate still get the same requests.
+      LoadSpec repetition_spec = spec;
+      repetition_spec.seed = spec.seed + 1 + static_cast<std::uint64_t>(k);
+      result = run_load(repetition_spec, LoadRunOptions{&repetition_log, 1.0, &g_stop});
     } catch (const LoadError&) {
       // run_load throws when nobody accepts connections: the server died
       // between repetitions. What was measured so far is kept.
@@ -453,10 +464,16 @@ int run_baseline(const BaselineOptions& o) {
   }
   server_gone();
   std::optional<CpuStacks> cpu_stacks;
+  std::string cpu_tool;
+  int cpu_hz = 0;
+  std::vector<std::string> cpu_notes;
   if (profiler) {
+    cpu_tool = profiler->tool();
+    cpu_hz = profiler->sample_hz();
     try {
       profiler->stop();
       if (!g_stop.load()) cpu_stacks = profiler->collect();
+      cpu_notes = profiler->warnings();
     } catch (const std::exception& e) {
       cpu_warning = e.what();
     }
@@ -509,9 +526,17 @@ int run_baseline(const BaselineOptions& o) {
     if (allocs) {
       for (Repetition& rep : repetitions) {
         if (rep.completed == 0) continue;
-        const double delta =
-            allocs_at(allocs->timeline, rep.end_s) - allocs_at(allocs->timeline, rep.start_s);
-        rep.allocs_per_op = delta / static_cast<double>(rep.completed);
+        const auto per_op = [&](std::uint64_t TimelineSample::*counter) {
+          const double delta = cumulative_at(allocs->timeline, counter, rep.end_s) -
+                               cumulative_at(allocs->timeline, counter, rep.start_s);
+          return delta / static_cast<double>(rep.completed);
+        };
+        rep.allocs_per_op = per_op(&TimelineSample::allocs);
+        // 0 bytes with allocations: a recorder without the bytes column.
+        if (!allocs->timeline.empty() &&
+            (allocs->timeline.back().alloc_bytes > 0 || allocs->bytes == 0)) {
+          rep.bytes_per_op = per_op(&TimelineSample::alloc_bytes);
+        }
       }
     }
     fs::remove_all(dumps);
@@ -538,7 +563,7 @@ int run_baseline(const BaselineOptions& o) {
   if (!rss_growths.empty() && rss_growths.size() == repetitions.size()) {
     samples["rss_growth_bytes_per_s"] = rss_growths;
   }
-  std::vector<double> cpu_per_op, allocs_per_op;
+  std::vector<double> cpu_per_op, allocs_per_op, bytes_per_op;
   ProcessCpu cpu_total;
   bool cpu_complete = true;
   for (const Repetition& rep : repetitions) {
@@ -552,10 +577,14 @@ int run_baseline(const BaselineOptions& o) {
   }
   for (const Repetition& rep : repetitions) {
     if (rep.allocs_per_op) allocs_per_op.push_back(*rep.allocs_per_op);
+    if (rep.bytes_per_op) bytes_per_op.push_back(*rep.bytes_per_op);
   }
   if (cpu_complete) samples["cpu_per_op_us"] = cpu_per_op;
   if (!allocs_per_op.empty() && allocs_per_op.size() == repetitions.size()) {
     samples["allocs_per_op"] = allocs_per_op;
+  }
+  if (!bytes_per_op.empty() && bytes_per_op.size() == repetitions.size()) {
+    samples["bytes_per_op"] = bytes_per_op;
   }
 
   nlohmann::json windows = nlohmann::json::array();
@@ -598,9 +627,13 @@ int run_baseline(const BaselineOptions& o) {
     } else {
       alloc.erase("allocs_per_op");
     }
-    // The timeline has no bytes, and bytes over the whole run (start-up and
-    // warm-up included) per measured request would mislead: left out.
-    alloc.erase("bytes_per_op");
+    // Totals over the whole run (start-up and warm-up included) per measured
+    // request would mislead: the measured windows' figures replace them.
+    if (samples.contains("bytes_per_op")) {
+      alloc["bytes_per_op"] = median(bytes_per_op);
+    } else {
+      alloc.erase("bytes_per_op");
+    }
     summary["alloc"] = alloc;
   }
   // The kernel's peak is exact; the tracker's is sampled every 20 ms.
@@ -638,10 +671,14 @@ int run_baseline(const BaselineOptions& o) {
   std::uint64_t cpu_samples = 0;
   if (cpu_stacks) {
     for (const auto& [stack, count] : *cpu_stacks) cpu_samples += count;
-    summary["cpu"]["profile"] = {{"samples", cpu_samples}, {"tool", kCpuProfileTool}};
+    summary["cpu"]["profile"] = {
+        {"samples", cpu_samples}, {"tool", cpu_tool}, {"reason", cpu_sampler->reason}};
   }
   if (!cpu_warning.empty()) {
     fmt::print(stderr, "perflab: warning: no CPU profile: {}\n", cpu_warning);
+  }
+  for (const std::string& note : cpu_notes) {
+    fmt::print(stderr, "perflab: warning: CPU profile: {}\n", note);
   }
 
   log.finish();
@@ -649,10 +686,16 @@ int run_baseline(const BaselineOptions& o) {
   if (cpu_stacks) {
     const double profiled_s = repetitions.back().end_s - repetitions.front().start_s;
     writer.write_text(kCpuFoldedFile, format_folded_stacks(*cpu_stacks));
-    writer.write_text(kCpuPprofFile, encode_cpu_pprof(*cpu_stacks, kCpuSampleHz, profiled_s));
+    writer.write_text(kCpuPprofFile, encode_cpu_pprof(*cpu_stacks, cpu_hz, profiled_s));
   }
   writer.write_summary(summary);
-  writer.write_text("README.md", readme(o, spec, repetitions.size(), exit, cpu_stacks.has_value()));
+  writer.write_text("README.md",
+                    readme(o, spec, repetitions.size(), exit,
+                           cpu_stacks ? fmt::format(", cpu.pb.gz and cpu.folded (the server's "
+                                                    "call stacks during the repetitions, "
+                                                    "sampled by {}: {})",
+                                                    cpu_tool, cpu_sampler->reason)
+                                      : ""));
   if (!load_text.empty()) writer.write_text("load.json", load_text);
   // report.html from the files just written; a report that cannot be made
   // must not cost the run its profile.
@@ -676,8 +719,13 @@ int run_baseline(const BaselineOptions& o) {
                  kCpuFoldedFile);
     }
     if (summary.contains("alloc") && summary["alloc"].contains("allocs_per_op")) {
-      fmt::print("  allocs/op      {:.2f} (median of {})\n",
-                 summary["alloc"]["allocs_per_op"].get<double>(), repetitions.size());
+      fmt::print(
+          "  allocs/op      {:.2f}{} (median of {})\n",
+          summary["alloc"]["allocs_per_op"].get<double>(),
+          summary["alloc"].contains("bytes_per_op")
+              ? fmt::format(", {:.0f} bytes/op", summary["alloc"]["bytes_per_op"].get<double>())
+              : "",
+          repetitions.size());
     }
     if (summary.contains("pools")) {
       const PoolScrape measured = pool_delta(*pools_first, *pools_last);
@@ -741,9 +789,17 @@ void add_baseline_command(CLI::App& app, int& exit_code) {
       ->add_option("--stop-grace", o->stop_grace,
                    "From SIGTERM to SIGKILL when stopping the server")
       ->capture_default_str();
-  baseline->add_flag("--cpu-profile", o->cpu_profile,
-                     "Sample the server's call stacks with perf during the repetitions "
-                     "(cpu.pb.gz, cpu.folded)");
+  auto* cpu_profile =
+      baseline->add_flag("--cpu-profile", o->cpu_profile,
+                         "Sample the server's call stacks during the repetitions (cpu.pb.gz, "
+                         "cpu.folded)");
+  baseline
+      ->add_option("--cpu-sampler", o->cpu_sampler,
+                   "With --cpu-profile: perf, builtin (perflab's ptrace sampler), or auto (perf "
+                   "where it can sample, else builtin)")
+      ->check(CLI::IsMember({"auto", "perf", "builtin"}))
+      ->needs(cpu_profile)
+      ->capture_default_str();
   baseline
       ->add_option("--metrics-path", o->metrics_path,
                    "Where the server serves OpenMetrics with perflab pools, scraped around each "

@@ -121,16 +121,18 @@ std::string tail_lines(const std::string& path, std::size_t count) {
   return text;
 }
 
-double allocs_at(const std::vector<TimelineSample>& timeline, double time_s) {
+double cumulative_at(const std::vector<TimelineSample>& timeline,
+                     std::uint64_t TimelineSample::*counter, double time_s) {
   if (timeline.empty() || time_s <= 0) return 0;
   const auto after =
       std::upper_bound(timeline.begin(), timeline.end(), time_s,
                        [](double t, const TimelineSample& sample) { return t < sample.time_s; });
-  if (after == timeline.end()) return static_cast<double>(timeline.back().allocs);
+  if (after == timeline.end()) return static_cast<double>(timeline.back().*counter);
   const double t1 = after->time_s;
-  const double a1 = static_cast<double>(after->allocs);
+  const double a1 = static_cast<double>((*after).*counter);
   const double t0 = after == timeline.begin() ? 0.0 : std::prev(after)->time_s;
-  const double a0 = after == timeline.begin() ? 0.0 : static_cast<double>(std::prev(after)->allocs);
+  const double a0 =
+      after == timeline.begin() ? 0.0 : static_cast<double>((*std::prev(after)).*counter);
   if (t1 <= t0) return a1;
   return a0 + (a1 - a0) * (time_s - t0) / (t1 - t0);
 }

@@ -66,11 +66,12 @@ class TcpProbe {
 /// spaces; a note instead when it is empty or cannot be read.
 std::string tail_lines(const std::string& path, std::size_t count);
 
-/// The tracker's cumulative allocation count at `time_s` since the traced
-/// program started: linear between the timeline's samples, rising from 0 at
-/// time 0 to the first sample, and flat after the last one. 0 for an empty
-/// timeline.
-double allocs_at(const std::vector<TimelineSample>& timeline, double time_s);
+/// A cumulative counter of the tracker's timeline (`allocs`, `alloc_bytes`)
+/// at `time_s` since the traced program started: linear between the
+/// timeline's samples, rising from 0 at time 0 to the first sample, and flat
+/// after the last one. 0 for an empty timeline.
+double cumulative_at(const std::vector<TimelineSample>& timeline,
+                     std::uint64_t TimelineSample::*counter, double time_s);
 
 /// Least-squares slope of rss_bytes over time_s, over the samples with
 /// `from_s` <= time_s <= `to_s`; std::nullopt with fewer than two distinct times.

@@ -1,287 +1,107 @@
-// CpuProfiler: perf record in the background, perf script to fold. Stacks
-// are unwound with DWARF (--call-graph dwarf): optimized code and libc have
-// no frame pointers, and a frame-pointer walk stops at the first such frame
-// (a server spinning in clock_gettime showed only libc and the kernel).
+// CpuProfiler: which sampler a run uses, and the one interface baseline
+// drives either through.
 #include "cpu_profile.hpp"
 
-#include <fcntl.h>
 #include <fmt/core.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <stdexcept>
-#include <string_view>
-#include <thread>
-#include <vector>
 
-#include "perflab/profile.hpp"
-#include "spawn_actions.hpp"
-
-extern char** environ;
+#include "cpu_sampler.hpp"
+#include "cpu_sampler_perf.hpp"
 
 namespace perflab::cli {
 namespace {
 
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+constexpr const char* kPerfHint =
+    "install linux-perf, or allow sampling with: sysctl kernel.perf_event_paranoid=1";
 
-constexpr std::chrono::seconds kStopTimeout{10};
-constexpr const char* kPerfData = "perf.data";
-constexpr const char* kPerfLog = "perf.log";
-constexpr const char* kPerfScript = "perf.script";
-
-// Starts perf with `args` (stdin /dev/null, stdout to `out`, stderr appended
-// to `log`), in a process group of its own so a terminal's Ctrl-C reaches
-// perflab alone. Returns the pid, or throws with the reason.
-pid_t spawn_perf(const std::vector<std::string>& args, const fs::path& out, const fs::path& log) {
-  SpawnActions actions;
-  posix_spawn_file_actions_addopen(actions.get(), STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(actions.get(), STDOUT_FILENO, out.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(actions.get(), STDERR_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>("perf"));
-  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int error = posix_spawnp(&pid, "perf", actions.get(), &attributes, argv.data(), environ);
-  posix_spawnattr_destroy(&attributes);
-  if (error == ENOENT) throw std::runtime_error("perf is not installed (not found on PATH)");
-  if (error != 0)
-    throw std::runtime_error(fmt::format("cannot run perf ({})", std::strerror(error)));
-  return pid;
-}
-
-int wait_status(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
-}
-
-// perf record re-raises the SIGINT that stopped it once its data is written.
-bool perf_succeeded(int status) {
-  return (WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
-         (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT);
-}
-
-std::string status_text(int status) {
-  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {}", WTERMSIG(status));
-  return "ended";
-}
-
-std::string last_lines(const fs::path& file, std::size_t count) {
-  std::ifstream in(file);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  std::string text;
-  for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) {
-    text += (text.empty() ? "" : "\n") + lines[i];
-  }
-  return text;
-}
-
-std::vector<std::string> record_args(const std::string& output) {
-  return {"record",       "-e",    "cpu-clock", "-F", std::to_string(kCpuSampleHz),
-          "--call-graph", "dwarf", "-q",        "-o", output};
-}
-
-// ';' separates frames and a newline ends a stack, so neither may be in a name.
-std::string clean_frame(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c == ';') c = ':';
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  return out;
-}
-
-struct ScriptFrame {
-  std::string_view ip;
-  std::string name;
-  bool inlined = false;
-};
-
-// "\t    7394 spin_for_work (inlined)" or "\t  cf439 clock_gettime (/lib/libc.so.6)".
-std::optional<ScriptFrame> parse_frame_line(std::string_view line) {
-  const std::size_t ip_begin = line.find_first_not_of(" \t");
-  if (ip_begin == std::string_view::npos) return std::nullopt;
-  const std::size_t ip_end = line.find(' ', ip_begin);
-  ScriptFrame frame;
-  frame.ip = line.substr(ip_begin, ip_end - ip_begin);
-  std::string_view rest =
-      ip_end == std::string_view::npos ? std::string_view() : line.substr(ip_end + 1);
-  while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
-  std::string_view module;
-  constexpr std::string_view kInlined = " (inlined)";
-  if (rest.ends_with(kInlined)) {
-    frame.inlined = true;
-    rest.remove_suffix(kInlined.size());
-  } else if (rest.ends_with(')')) {
-    // The module in parentheses; the symbol may have parentheses of its own
-    // ("(anonymous namespace)::f"), the module is the last group.
-    if (const std::size_t open = rest.rfind(" ("); open != std::string_view::npos) {
-      module = rest.substr(open + 2, rest.size() - open - 3);
-      rest = rest.substr(0, open);
-    } else if (rest.front() == '(') {  // no symbol at all
-      module = rest.substr(1, rest.size() - 2);
-      rest = {};
-    }
-  }
-  if (rest.empty() || rest == "[unknown]") {
-    const std::string file = fs::path(module).filename().string();
-    frame.name = file.empty() || module == "[unknown]" ? "[unknown]"
-                 : module.front() == '['               ? std::string(module)  // [kernel.kallsyms]
-                                                       : "[" + file + "]";
-  } else {
-    frame.name = std::string(rest);
-  }
-  frame.name = clean_frame(frame.name);
-  return frame;
-}
-
-// One sample's frames (leaf first) into its folded stack.
-void add_sample(std::vector<ScriptFrame>& frames, CpuStacks& stacks) {
-  if (frames.empty()) return;
-  std::vector<const ScriptFrame*> kept;
-  for (std::size_t i = 0; i < frames.size(); ++i) {
-    // perf lists a function with inlined callees at one address as the
-    // symbol, then the inlined chain ending in the function again: the first
-    // is a duplicate.
-    // A function without inlined callees there may be listed twice as well.
-    const bool duplicate = !frames[i].inlined && i + 1 < frames.size() &&
-                           frames[i + 1].ip == frames[i].ip &&
-                           (frames[i + 1].inlined || frames[i + 1].name == frames[i].name);
-    if (!duplicate) kept.push_back(&frames[i]);
-  }
-  if (kept.size() > kMaxCpuFrames) kept.resize(kMaxCpuFrames);
-  std::string stack;
-  for (std::size_t i = kept.size(); i-- > 0;) {
-    stack += kept[i]->name;
-    if (i > 0) stack += ';';
-  }
-  ++stacks[stack];
-  frames.clear();
-}
+// Above this share of missed samples the profile under-counts some code.
+constexpr double kMissedWarningShare = 0.05;
 
 }  // namespace
 
-CpuStacks fold_perf_script(std::istream& in) {
-  CpuStacks stacks;
-  std::vector<ScriptFrame> frames;
-  std::vector<std::string> lines;  // the sample's lines: frames view into them
-  bool in_sample = false;
-  for (std::string line; std::getline(in, line);) {
-    if (line.find_first_not_of(" \t") == std::string::npos) {  // a sample ends
-      for (const std::string& text : lines) {
-        if (auto frame = parse_frame_line(text)) frames.push_back(std::move(*frame));
-      }
-      add_sample(frames, stacks);
-      lines.clear();
-      in_sample = false;
-    } else if (line.front() != '\t') {  // "comm tid" (perhaps padded): a sample begins
-      in_sample = true;
-    } else if (in_sample) {
-      lines.push_back(std::move(line));
+CpuSamplerRequest parse_cpu_sampler(std::string_view text) {
+  if (text == "auto") return CpuSamplerRequest::kAuto;
+  if (text == "perf") return CpuSamplerRequest::kPerf;
+  if (text == "builtin") return CpuSamplerRequest::kBuiltin;
+  throw std::invalid_argument(
+      fmt::format("unknown CPU sampler '{}' (auto, perf or builtin)", text));
+}
+
+CpuSamplerChoice choose_cpu_sampler(CpuSamplerRequest request) {
+  if (request == CpuSamplerRequest::kBuiltin) {
+    if (auto why = PtraceSampler::unavailable_reason()) {
+      throw std::runtime_error(
+          fmt::format("the built-in sampler cannot trace the server here ({})", *why));
     }
+    return {CpuSamplerKind::kBuiltin, "--cpu-sampler builtin"};
   }
-  for (const std::string& text : lines) {
-    if (auto frame = parse_frame_line(text)) frames.push_back(std::move(*frame));
+  const std::optional<std::string> perf_why = PerfSampler::unavailable_reason();
+  if (!perf_why) {
+    return {CpuSamplerKind::kPerf,
+            request == CpuSamplerRequest::kPerf ? "--cpu-sampler perf" : "perf can sample here"};
   }
-  add_sample(frames, stacks);
-  return stacks;
+  if (request == CpuSamplerRequest::kPerf) {
+    throw std::runtime_error(
+        fmt::format("perf cannot sample here ({}); {} (or use --cpu-sampler "
+                    "builtin, perflab's own ptrace sampler)",
+                    *perf_why, kPerfHint));
+  }
+  if (auto builtin_why = PtraceSampler::unavailable_reason()) {
+    throw std::runtime_error(fmt::format(
+        "neither sampler can sample here: perf cannot ({}; {}), and the built-in sampler cannot "
+        "trace the server ({})",
+        *perf_why, kPerfHint, *builtin_why));
+  }
+  return {CpuSamplerKind::kBuiltin, fmt::format("perf cannot sample here ({})", *perf_why)};
 }
 
-std::optional<std::string> CpuProfiler::unavailable_reason() {
-  char dir_template[] = "/tmp/perflab-perf-check-XXXXXX";
-  if (::mkdtemp(dir_template) == nullptr) {
-    return fmt::format("cannot create a temporary directory ({})", std::strerror(errno));
-  }
-  const fs::path dir = dir_template;
-  std::optional<std::string> reason;
-  try {
-    std::vector<std::string> args = record_args((dir / kPerfData).string());
-    args.insert(args.end(), {"--", "true"});
-    const int status = wait_status(spawn_perf(args, "/dev/null", dir / kPerfLog));
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-      const std::string said = last_lines(dir / kPerfLog, 3);
-      reason = fmt::format("`perf record -e cpu-clock` {}{}", status_text(status),
-                           said.empty() ? "" : ": " + said);
-    }
-  } catch (const std::exception& e) {
-    reason = e.what();
-  }
-  std::error_code ignored;
-  fs::remove_all(dir, ignored);
-  return reason;
+CpuProfiler::Pause::~Pause() {
+  if (sampler_ != nullptr) sampler_->resume();
 }
 
-CpuProfiler::CpuProfiler(pid_t pid, const fs::path& work_dir) : work_dir_(work_dir) {
-  std::vector<std::string> args = record_args((work_dir / kPerfData).string());
-  args.insert(args.end(), {"-p", std::to_string(pid)});
-  perf_pid_ = spawn_perf(args, "/dev/null", work_dir / kPerfLog);
+CpuProfiler::CpuProfiler(const CpuSamplerChoice& choice, pid_t pid,
+                         const std::filesystem::path& work_dir) {
+  if (choice.kind == CpuSamplerKind::kPerf) {
+    perf_ = std::make_unique<PerfSampler>(pid, work_dir);
+  } else {
+    builtin_ = std::make_unique<PtraceSampler>(pid);
+  }
 }
 
-CpuProfiler::~CpuProfiler() {
-  try {
-    stop();
-  } catch (...) {  // a destructor must not throw
-  }
+CpuProfiler::~CpuProfiler() = default;  // each sampler stops itself, never throwing
+
+CpuProfiler::Pause CpuProfiler::pause() {
+  if (!builtin_) return Pause();
+  builtin_->suspend();
+  return Pause(builtin_.get());
 }
 
 void CpuProfiler::stop() {
-  if (!status_) {
-    int status = 0;
-    pid_t ended = ::waitpid(perf_pid_, &status, WNOHANG);
-    if (ended == 0) {
-      ::kill(perf_pid_, SIGINT);
-      const auto deadline = Clock::now() + kStopTimeout;
-      while ((ended = ::waitpid(perf_pid_, &status, WNOHANG)) == 0 && Clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      if (ended == 0) {
-        ::kill(perf_pid_, SIGKILL);
-        status = wait_status(perf_pid_);
-      }
-    }
-    status_ = status;
-  }
-  if (!perf_succeeded(*status_)) {
-    throw std::runtime_error(fmt::format("perf record {} ({})", status_text(*status_), log_tail()));
-  }
+  if (perf_) perf_->stop();
+  if (builtin_) builtin_->stop();
 }
 
-CpuStacks CpuProfiler::collect() {
-  stop();
-  const fs::path script = work_dir_ / kPerfScript;
-  const std::vector<std::string> args = {"script", "-i", (work_dir_ / kPerfData).string(), "-F",
-                                         "comm,tid,ip,sym,dso"};
-  const int status = wait_status(spawn_perf(args, script, work_dir_ / kPerfLog));
-  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-    throw std::runtime_error(fmt::format("perf script {} ({})", status_text(status), log_tail()));
+CpuStacks CpuProfiler::collect() { return perf_ ? perf_->collect() : builtin_->collect(); }
+
+std::vector<std::string> CpuProfiler::warnings() const {
+  if (perf_) return perf_->warnings();
+  const PtraceSamplerCounts counts = builtin_->counts();
+  const std::uint64_t due = counts.samples + counts.missed;
+  if (due > 0 &&
+      static_cast<double>(counts.missed) > kMissedWarningShare * static_cast<double>(due)) {
+    return {
+        fmt::format("the built-in sampler missed {} of {} samples (threads that did not stop "
+                    "within 50 ms, or whose stack could not be read)",
+                    counts.missed, due)};
   }
-  std::ifstream in(script);
-  if (!in) throw std::runtime_error("cannot read perf script's output " + script.string());
-  return fold_perf_script(in);
+  return {};
 }
 
-std::string CpuProfiler::log_tail() const {
-  const std::string text = last_lines(work_dir_ / kPerfLog, 5);
-  return text.empty() ? "perf printed nothing" : text;
+int CpuProfiler::sample_hz() const { return perf_ ? kPerfSampleHz : builtin_->sample_hz(); }
+
+std::string CpuProfiler::tool() const {
+  return perf_ ? kPerfTool : fmt::format("builtin ptrace {} Hz", builtin_->sample_hz());
 }
 
 }  // namespace perflab::cli
