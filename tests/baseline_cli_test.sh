@@ -9,11 +9,6 @@ perflab=$1
 server=$2
 source "$(dirname "$0")/cli_test_lib.sh"
 
-# True when something accepts TCP connections on 127.0.0.1:$1.
-port_accepts() {
-  python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); s.connect(("127.0.0.1",int(sys.argv[1])))' "$1" 2> /dev/null
-}
-
 # A load file whose rates end in a pause, so a slow machine still sends every
 # request of a repetition: counts are exact.
 port=$(free_port)

@@ -40,6 +40,11 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_accepts() {
+  python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); s.connect(("127.0.0.1",int(sys.argv[1])))' "$1" 2> /dev/null
+}
+
 finish() {  # finish MESSAGE: the exit status of the script
   if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed"

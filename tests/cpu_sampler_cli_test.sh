@@ -12,10 +12,6 @@ server=$2
 no_ptrace=$3
 source "$(dirname "$0")/cli_test_lib.sh"
 
-port_accepts() {
-  python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); s.connect(("127.0.0.1",int(sys.argv[1])))' "$1" 2> /dev/null
-}
-
 # Closed loop: the single-threaded server spins 200 us per request, so it is
 # on CPU nearly all the time and the sampler has something to see.
 port=$(free_port)
