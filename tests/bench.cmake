@@ -15,4 +15,5 @@ endif()
 add_test(NAME bench_cli
          COMMAND ${CMAKE_CURRENT_LIST_DIR}/bench_cli_test.sh
                  $<TARGET_FILE:perflab_cli> $<TARGET_FILE:tiny_bench> ${_tiny_bench_counts_allocs})
-set_tests_properties(bench_cli PROPERTIES LABELS "integration;cli" TIMEOUT 120)
+# Alone: it must see a slower build as slower, which parallel tests can blur.
+set_tests_properties(bench_cli PROPERTIES LABELS "integration;cli" TIMEOUT 120 RUN_SERIAL TRUE)

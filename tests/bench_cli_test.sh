@@ -106,7 +106,7 @@ expect_exit 2 "exited with status 1" -- bench --interleave-with "$scratch/failin
   --rounds 2 -o "$scratch/missing" -- "$tiny_bench" --benchmark_min_time=0.01
 
 # compare reads a bench directory as its benchmark set, and runs two binaries
-# interleaved: BM_Sum with 30% more work fails a 5% budget (exit 1).
+# interleaved: BM_Sum with twice the work fails a 5% budget (exit 1).
 expect_exit 0 "BM_Sum cpu_time_ns" -- compare "$scratch/run" "$scratch/run"
 for side in fast slow; do
   slower=0
