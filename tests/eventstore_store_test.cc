@@ -489,6 +489,93 @@ TEST_F(StoreTest, ReopeningAnExistingFileKeepsEverything) {
   EXPECT_THROW(store.write("order-2", message("o0")), DuplicateId);
 }
 
+// Records on which thread and in which order the store finished it.
+class RecordedWrite final : public AsyncWrite {
+ public:
+  void on_written() noexcept override {
+    thread = std::this_thread::get_id();
+    done.fetch_add(1);
+    done.notify_all();
+  }
+  std::thread::id thread;
+  std::atomic<int> done{0};
+};
+
+TEST_F(StoreTest, SubmittedWritesCompleteOnTheStoresThreadInOrderWithTheirOwnOutcome) {
+  Store store(path_);
+  store.write("account-1", message("taken"));
+  constexpr int kWrites = 200;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kWrites; ++i) ids.push_back("w" + std::to_string(i));
+  std::vector<RecordedWrite> writes(kWrites);
+  for (int i = 0; i < kWrites; ++i) {
+    RecordedWrite& w = writes[static_cast<std::size_t>(i)];
+    w.stream_name = i % 2 == 0 ? "account-1" : "account-2";
+    // Every 50th reuses an id: that write fails alone, the rest go on.
+    w.message = message(i % 50 == 49 ? std::string_view("taken")
+                                     : std::string_view(ids[static_cast<std::size_t>(i)]));
+    store.submit(w);  // returns at once: nothing is waited for here
+  }
+  for (RecordedWrite& w : writes) w.done.wait(0);
+  std::int64_t last_global = 1;
+  std::map<std::string_view, std::int64_t> next_position{{"account-1", 1}, {"account-2", 0}};
+  for (int i = 0; i < kWrites; ++i) {
+    const RecordedWrite& w = writes[static_cast<std::size_t>(i)];
+    EXPECT_EQ(w.done.load(), 1) << i;
+    EXPECT_NE(w.thread, std::this_thread::get_id()) << i;
+    if (i % 50 == 49) {
+      ASSERT_TRUE(w.error) << i;
+      EXPECT_THROW(std::rethrow_exception(w.error), DuplicateId);
+      continue;
+    }
+    ASSERT_FALSE(w.error) << i;
+    // Committed in the order submitted, within streams and across them.
+    EXPECT_EQ(w.result.global_position, last_global + 1) << i;
+    EXPECT_EQ(w.result.position, next_position[w.stream_name]++) << i;
+    last_global = w.result.global_position;
+  }
+  EXPECT_EQ(store.message_count(), last_global);
+}
+
+TEST_F(StoreTest, SubmitRefusesABadWriteAtOnceAndNeverCompletesIt) {
+  Store store(path_);
+  RecordedWrite category;
+  category.stream_name = "account";
+  category.message = message("c");
+  EXPECT_THROW(store.submit(category), InvalidArgument);
+  RecordedWrite no_type;
+  no_type.stream_name = "account-1";
+  no_type.message = message("t", "");
+  EXPECT_THROW(store.submit(no_type), InvalidArgument);
+  store.write("account-1", message("after"));  // the committer has passed them by
+  EXPECT_EQ(category.done.load(), 0);
+  EXPECT_EQ(no_type.done.load(), 0);
+  EXPECT_EQ(store.message_count(), 1);
+}
+
+TEST_F(StoreTest, ClosingTheStoreFinishesEverySubmittedWrite) {
+  constexpr int kWrites = 300;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kWrites; ++i) ids.push_back("c" + std::to_string(i));
+  std::vector<RecordedWrite> writes(kWrites);
+  {
+    Store store(path_);
+    for (int i = 0; i < kWrites; ++i) {
+      RecordedWrite& w = writes[static_cast<std::size_t>(i)];
+      w.stream_name = "account-9";
+      w.message = message(ids[static_cast<std::size_t>(i)]);
+      store.submit(w);
+    }
+  }  // the destructor, with writes still queued
+  for (const RecordedWrite& w : writes) {
+    EXPECT_EQ(w.done.load(), 1);
+    EXPECT_FALSE(w.error);
+  }
+  Store reopened(path_);
+  EXPECT_EQ(reopened.message_count(), kWrites);
+  EXPECT_EQ(reopened.stream_version("account-9"), kWrites - 1);
+}
+
 TEST_F(StoreTest, FullDurabilityStoresTheSameWay) {
   StoreOptions options;
   options.durability = Durability::full;

@@ -36,6 +36,45 @@ void Worker::stop() {
   net::post(context_, [this] { begin_stop(); });
 }
 
+void Worker::deliver(WorkerTask& task) {
+  bool post = false;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    task.next_task_ = nullptr;
+    if (inbox_tail_ != nullptr)
+      inbox_tail_->next_task_ = &task;
+    else
+      inbox_head_ = &task;
+    inbox_tail_ = &task;
+    post = !inbox_posted_;
+    inbox_posted_ = true;
+  }
+  if (post) net::post(context_, bind_memory(inbox_memory_, [this] { run_delivered(); }));
+}
+
+void Worker::run_delivered() {
+  WorkerTask* task = nullptr;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    task = inbox_head_;
+    inbox_head_ = inbox_tail_ = nullptr;
+    inbox_posted_ = false;
+  }
+  while (task != nullptr) {
+    // Read before run(): the task may be reused (delivered again) by it.
+    WorkerTask* next = task->next_task_;
+    // Caught here, not in run(): the tasks after this one must still run.
+    try {
+      task->run();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "eventstore: error in a request handler: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "eventstore: unknown error in a request handler\n");
+    }
+    task = next;
+  }
+}
+
 void Worker::begin_stop() {
   if (stopping_) return;
   stopping_ = true;

@@ -13,6 +13,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+
+#include "handler_memory.hpp"
 
 namespace eventstore {
 
@@ -34,6 +37,21 @@ struct HttpLimits {
 };
 
 class Connection;
+
+/// Work another thread hands to a worker (Worker::deliver): intrusive, so
+/// handing it over allocates nothing.
+class WorkerTask {
+ public:
+  /// Runs on the worker's thread.
+  virtual void run() = 0;
+
+ protected:
+  virtual ~WorkerTask() = default;
+
+ private:
+  friend class Worker;
+  WorkerTask* next_task_ = nullptr;
+};
 
 /// One server thread. Thread-safety: stop() may be called from any thread;
 /// everything else runs on the worker's own thread.
@@ -60,6 +78,11 @@ class Worker {
   /// Seconds since the worker started, advanced by the sweep.
   std::uint64_t now() const noexcept { return ticks_; }
 
+  /// Runs task.run() on this worker's thread soon. Any thread. `task` must
+  /// stay alive until it has run. Tasks delivered while the worker is busy
+  /// run together: one wake-up of the worker for all of them.
+  void deliver(WorkerTask& task);
+
   /// Scratch memory for draining bytes nobody will read.
   net::mutable_buffer scratch() noexcept { return net::buffer(scratch_); }
 
@@ -70,6 +93,7 @@ class Worker {
   void arm_sweep();
   void sweep();
   void begin_stop();
+  void run_delivered();
 
   const HttpLimits limits_;
   Metrics& metrics_;
@@ -79,6 +103,11 @@ class Worker {
   std::uint64_t ticks_ = 0;
   std::uint64_t stop_deadline_ = 0;
   bool stopping_ = false;
+  std::mutex inbox_mutex_;
+  WorkerTask* inbox_head_ = nullptr;  // guarded by inbox_mutex_
+  WorkerTask* inbox_tail_ = nullptr;  // guarded by inbox_mutex_
+  bool inbox_posted_ = false;         // a run_delivered() is on its way; guarded by inbox_mutex_
+  HandlerMemory inbox_memory_;        // for that one post: used by one at a time
   char scratch_[16 * 1024];
 };
 

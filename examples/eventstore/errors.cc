@@ -77,6 +77,14 @@ RpcError error_from_current_exception() {
   }
 }
 
+RpcError error_from_exception(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (...) {
+    return error_from_current_exception();
+  }
+}
+
 RpcError not_found_error(std::string_view target) {
   return {
       ErrorCode::not_found,

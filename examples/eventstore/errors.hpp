@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +55,10 @@ struct RpcError {
 /// failure: the message says what failed). Precondition: called inside a
 /// catch block.
 RpcError error_from_current_exception();
+
+/// The same for a stored exception (a store write's error). Precondition:
+/// `error` is not null.
+RpcError error_from_exception(const std::exception_ptr& error);
 
 // HTTP-level errors, with the messages both modes send.
 RpcError not_found_error(std::string_view target);

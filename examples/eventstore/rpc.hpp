@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "errors.hpp"
+#include "store.hpp"
 
 namespace eventstore {
 
@@ -21,6 +22,35 @@ enum class PoolMode { off, on };
 
 /// "off" or "on".
 std::string_view pool_mode_name(PoolMode mode) noexcept;
+
+/// begin()'s status when the reply waits for a stream.write: the store calls
+/// the RpcWrite's on_written() later, and finish_write() makes the reply.
+inline constexpr unsigned kReplyPending = 0;
+
+/// A stream.write between the RPC layer and the store. Whoever serves the
+/// request owns it (an HTTP connection has one request in flight, so it keeps
+/// one and reuses it) and implements on_written(); the write's views point
+/// into `texts`, which lives here until the reply is made.
+class RpcWrite : public AsyncWrite {
+ public:
+  std::string texts;
+
+  /// Starts a new write: copies its strings into `texts` (reusing its
+  /// capacity), points the write at them, and clears the expected version
+  /// and the previous outcome. Fields not given are empty.
+  void set(std::string_view stream, std::string_view id, std::string_view type,
+           std::string_view data, std::string_view metadata);
+
+ protected:
+  ~RpcWrite() = default;
+};
+
+/// An RpcWrite for a caller that waits for it (RpcService::call, tests).
+class BlockingRpcWrite final : public RpcWrite {
+ public:
+  void on_written() noexcept override { waiter.notify(); }
+  WriteWaiter waiter;
+};
 
 /// An HTTP status and a JSON body.
 struct RpcReply {

@@ -140,7 +140,9 @@ Json to_json(const std::vector<Message>& messages) {
   return array;
 }
 
-std::string execute(Store& store, const Request& r) {
+// The reply of a read, or nullopt when a stream.write went to the store (the
+// reply waits for it).
+std::optional<std::string> execute(Store& store, const Request& r, RpcWrite& write) {
   const std::string name = std::string(r[Slot::name].text);
   switch (r.method) {
     case Method::stream_write: {
@@ -155,12 +157,12 @@ std::string execute(Store& store, const Request& r) {
       const std::string data(r[Slot::data].text);
       const std::string metadata =
           given(r[Slot::metadata]) ? std::string(r[Slot::metadata].text) : "";
-      const WriteResult result = store.write(name, NewMessage{id, type, data, metadata},
-                                             optional_int(r[Slot::expected_version]));
-      Json reply;
-      reply["position"] = result.position;
-      reply["globalPosition"] = result.global_position;
-      return reply.dump();
+      // The plain way: the write's own copy is a fresh string per request too.
+      std::string().swap(write.texts);
+      write.set(name, id, type, data, metadata);
+      write.expected_version = optional_int(r[Slot::expected_version]);
+      store.submit(write);
+      return std::nullopt;
     }
     case Method::stream_get: {
       CollectingSink sink;
@@ -229,7 +231,7 @@ unsigned PlainRpc::render_error(const RpcError& error, std::string& out) noexcep
   return http_status(error.code);
 }
 
-unsigned PlainRpc::handle(const std::string& body, std::string& out) noexcept {
+unsigned PlainRpc::begin(const std::string& body, std::string& out, RpcWrite& write) noexcept {
   try {
     Json document;
     try {
@@ -263,11 +265,39 @@ unsigned PlainRpc::handle(const std::string& body, std::string& out) noexcept {
       decoder.decode(document[i + 1], args[i]);
     if (auto error = validate(request)) return render_error(*error, out);
 
-    out = execute(store_, request);
+    std::optional<std::string> reply = execute(store_, request, write);
+    if (!reply) return kReplyPending;
+    out = std::move(*reply);
     return 200;
   } catch (...) {
     return render_error(error_from_current_exception(), out);
   }
+}
+
+unsigned PlainRpc::finish_write(const RpcWrite& write, std::string& out) noexcept {
+  if (write.error) return render_error(error_from_exception(write.error), out);
+  try {
+    Json reply;
+    reply["position"] = write.result.position;
+    reply["globalPosition"] = write.result.global_position;
+    out = reply.dump();
+    return 200;
+  } catch (...) {
+    return render_error(error_from_current_exception(), out);
+  }
+}
+
+unsigned PlainRpc::handle(const std::string& body, std::string& out) noexcept {
+  BlockingRpcWrite write;
+  return handle(body, out, write);
+}
+
+unsigned PlainRpc::handle(const std::string& body, std::string& out,
+                          BlockingRpcWrite& write) noexcept {
+  const unsigned status = begin(body, out, write);
+  if (status != kReplyPending) return status;
+  write.waiter.wait();
+  return finish_write(write, out);
 }
 
 RpcReply PlainRpc::call(std::string_view body) {

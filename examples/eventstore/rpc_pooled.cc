@@ -64,23 +64,29 @@ std::string_view text_or_empty(const Value& v) noexcept {
   return given(v) ? v.text : std::string_view();
 }
 
-void execute(Store& store, const Request& r, JsonWriter& w) {
+void write_result(JsonWriter& w, const WriteResult& result) {
+  w.begin_object();
+  w.plain_key("position");
+  w.integer(result.position);
+  w.plain_key("globalPosition");
+  w.integer(result.global_position);
+  w.end_object();
+}
+
+// Writes the reply of a read into `w`, or hands a stream.write to the store
+// and returns false (the reply waits for it).
+bool execute(Store& store, const Request& r, JsonWriter& w, RpcWrite& write) {
   const std::string_view name = r[Slot::name].text;
   switch (r.method) {
     case Method::stream_write: {
       char uuid[kUuidLength];
       const std::string_view id = given(r[Slot::id]) ? r[Slot::id].text : generate_uuid(uuid);
-      const WriteResult result = store.write(
-          name,
-          NewMessage{id, r[Slot::type].text, r[Slot::data].text, text_or_empty(r[Slot::metadata])},
-          optional_int(r[Slot::expected_version]));
-      w.begin_object();
-      w.plain_key("position");
-      w.integer(result.position);
-      w.plain_key("globalPosition");
-      w.integer(result.global_position);
-      w.end_object();
-      return;
+      // Copied out: the views point into the parser, which goes back to its
+      // pool before the store is done.
+      write.set(name, id, r[Slot::type].text, r[Slot::data].text, text_or_empty(r[Slot::metadata]));
+      write.expected_version = optional_int(r[Slot::expected_version]);
+      store.submit(write);
+      return false;
     }
     case Method::stream_get: {
       WritingSink sink(w);
@@ -88,12 +94,12 @@ void execute(Store& store, const Request& r, JsonWriter& w) {
       store.get_stream(name, int_or(r[Slot::position], kStreamDefaultPosition),
                        int_or(r[Slot::batch_size], kDefaultBatchSize), sink);
       w.end_array();
-      return;
+      return true;
     }
     case Method::stream_last: {
       WritingSink sink(w);
       if (!store.get_last(name, text_or_empty(r[Slot::type_filter]), sink)) w.null();
-      return;
+      return true;
     }
     case Method::stream_version: {
       const std::optional<std::int64_t> version = store.stream_version(name);
@@ -101,7 +107,7 @@ void execute(Store& store, const Request& r, JsonWriter& w) {
         w.integer(*version);
       else
         w.null();
-      return;
+      return true;
     }
     case Method::category_get: {
       CategoryQuery query;
@@ -116,7 +122,7 @@ void execute(Store& store, const Request& r, JsonWriter& w) {
       w.begin_array();
       store.get_category(name, query, sink);
       w.end_array();
-      return;
+      return true;
     }
     case Method::sys_health: {
       const std::int64_t count = store.message_count();
@@ -128,9 +134,10 @@ void execute(Store& store, const Request& r, JsonWriter& w) {
       w.plain_key("messages");
       w.integer(count);
       w.end_object();
-      return;
+      return true;
     }
   }
+  return true;
 }
 
 perflab::PoolOptions parser_pool_options() {
@@ -204,7 +211,7 @@ unsigned PooledRpc::render_error(const RpcError& error, perflab::Buffer& out) no
   return http_status(error.code);
 }
 
-unsigned PooledRpc::handle(perflab::Buffer& body, perflab::Buffer& out) noexcept {
+unsigned PooledRpc::begin(perflab::Buffer& body, perflab::Buffer& out, RpcWrite& write) noexcept {
   out.clear();
   try {
     body.reserve(body.size() + kJsonPadding);
@@ -250,11 +257,35 @@ unsigned PooledRpc::handle(perflab::Buffer& body, perflab::Buffer& out) noexcept
     }
     metrics_.count_request(request.method);
     JsonWriter w(out);
-    execute(store_, request, w);
+    return execute(store_, request, w, write) ? 200 : kReplyPending;
+  } catch (...) {
+    return render_error(error_from_current_exception(), out);
+  }
+}
+
+unsigned PooledRpc::finish_write(const RpcWrite& write, perflab::Buffer& out) noexcept {
+  out.clear();
+  if (write.error) return render_error(error_from_exception(write.error), out);
+  try {
+    JsonWriter w(out);
+    write_result(w, write.result);
     return 200;
   } catch (...) {
     return render_error(error_from_current_exception(), out);
   }
+}
+
+unsigned PooledRpc::handle(perflab::Buffer& body, perflab::Buffer& out) noexcept {
+  BlockingRpcWrite write;
+  return handle(body, out, write);
+}
+
+unsigned PooledRpc::handle(perflab::Buffer& body, perflab::Buffer& out,
+                           BlockingRpcWrite& write) noexcept {
+  const unsigned status = begin(body, out, write);
+  if (status != kReplyPending) return status;
+  write.waiter.wait();
+  return finish_write(write, out);
 }
 
 RpcReply PooledRpc::call(std::string_view body) {

@@ -30,11 +30,24 @@ class PooledRpc final : public RpcService {
   RpcReply call(std::string_view body) override;
   RpcReply error_reply(const RpcError& error) override;
 
-  /// Handles one request body: the JSON response is appended to `out`
-  /// (cleared first); returns the HTTP status. The body must have
-  /// kJsonPadding (bodies.hpp) bytes of capacity beyond its size; when it has
-  /// not, it is grown. Never throws. Thread-safe.
+  /// Starts one request body: the JSON response is written to `out`
+  /// (cleared first) and its HTTP status returned, or, for a stream.write,
+  /// `write` goes to the store and kReplyPending is returned: once
+  /// write.on_written() has been called, finish_write() makes the reply. The
+  /// body must have kJsonPadding (bodies.hpp) bytes of capacity beyond its
+  /// size; when it has not, it is grown. Never throws. Thread-safe.
+  unsigned begin(perflab::Buffer& body, perflab::Buffer& out, RpcWrite& write) noexcept;
+
+  /// The reply to a stream.write that begin() left pending, into `out`
+  /// (cleared first); returns its status. Never throws.
+  unsigned finish_write(const RpcWrite& write, perflab::Buffer& out) noexcept;
+
+  /// begin() and, for a write, a wait and finish_write(): for callers with
+  /// nothing else to do meanwhile (tests, call()).
   unsigned handle(perflab::Buffer& body, perflab::Buffer& out) noexcept;
+
+  /// The same with a write the caller keeps and reuses, as a connection does.
+  unsigned handle(perflab::Buffer& body, perflab::Buffer& out, BlockingRpcWrite& write) noexcept;
 
   /// Writes the error body to `out` (cleared first), counts it, returns its status.
   unsigned render_error(const RpcError& error, perflab::Buffer& out) noexcept;

@@ -12,6 +12,7 @@
 #include "metrics.hpp"
 #include "routes.hpp"
 #include "rpc_plain.hpp"
+#include "session_write.hpp"
 #include "sessions.hpp"
 
 namespace eventstore {
@@ -23,9 +24,19 @@ namespace http = beast::http;
 class PlainSession final : public Connection {
  public:
   PlainSession(Socket socket, Worker& worker, PlainRpc& rpc)
-      : Connection(std::move(socket), worker), rpc_(rpc) {}
+      : Connection(std::move(socket), worker), rpc_(rpc), write_(worker, *this) {}
 
   void start() override { read_request(); }
+
+  // A stream.write is done: its reply goes out now, on the worker's thread.
+  void on_write_done() {
+    std::shared_ptr<Response> response = std::move(pending_response_);
+    std::string body;
+    response->result(rpc_.finish_write(write_, body));
+    response->set(http::field::content_type, "application/json");
+    response->body() = std::move(body);
+    send(std::move(response), pending_keep_alive_ && !stopping(), false);
+  }
 
  private:
   using Response = http::response<http::string_body>;
@@ -89,7 +100,15 @@ class PlainSession final : public Connection {
       switch (route_of(request.method(), target)) {
         case Route::rpc: {
           std::string body;
-          response->result(rpc_.handle(request.body(), body));
+          const unsigned status = rpc_.begin(request.body(), body, write_);
+          if (status == kReplyPending) {
+            // Nothing is pending on the socket meanwhile: a sweep that closes
+            // it leaves this connection to end when the write's reply fails.
+            pending_response_ = std::move(response);
+            pending_keep_alive_ = request.keep_alive() && !stopping();
+            return;
+          }
+          response->result(status);
           response->set(http::field::content_type, "application/json");
           response->body() = std::move(body);
           break;
@@ -143,6 +162,9 @@ class PlainSession final : public Connection {
   }
 
   PlainRpc& rpc_;
+  SessionWrite<PlainSession> write_;
+  std::shared_ptr<Response> pending_response_;  // while write_ is in the store
+  bool pending_keep_alive_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
 };

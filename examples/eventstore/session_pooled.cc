@@ -18,6 +18,7 @@
 #include "metrics.hpp"
 #include "routes.hpp"
 #include "rpc_pooled.hpp"
+#include "session_write.hpp"
 #include "sessions.hpp"
 
 namespace eventstore {
@@ -32,9 +33,21 @@ constexpr std::size_t kArenaBytes = 4096;
 class PooledSession final : public Connection {
  public:
   PooledSession(Socket socket, Worker& worker, PooledRpc& rpc)
-      : Connection(std::move(socket), worker), rpc_(rpc), arena_(arena_block_, kArenaBytes) {}
+      : Connection(std::move(socket), worker),
+        rpc_(rpc),
+        write_(worker, *this),
+        arena_(arena_block_, kArenaBytes) {}
 
   void start() override { read_request(); }
+
+  // A stream.write is done: its reply goes out now, on the worker's thread.
+  void on_write_done() {
+    perflab::Buffer out = std::move(*pending_out_);
+    pending_out_.reset();
+    const unsigned status = rpc_.finish_write(write_, out);
+    send(std::move(out), status, "application/json", {}, pending_version_,
+         pending_keep_alive_ && !stopping(), false);
+  }
 
  private:
   using Allocator = ArenaAllocator<char>;
@@ -114,7 +127,16 @@ class PooledSession final : public Connection {
       const std::string_view target(request.target().data(), request.target().size());
       switch (route_of(request.method(), target)) {
         case Route::rpc:
-          status = rpc_.handle(request.body().buffer, out);
+          status = rpc_.begin(request.body().buffer, out, write_);
+          if (status == kReplyPending) {
+            // Nothing is pending on the socket meanwhile: a sweep that closes
+            // it leaves this connection to end when the write's reply fails.
+            pending_out_.emplace(std::move(out));
+            pending_version_ = version;
+            pending_keep_alive_ = keep_alive;
+            parser_.reset();
+            return;
+          }
           break;
         case Route::metrics: {
           const std::string text = metrics().openmetrics();
@@ -171,6 +193,10 @@ class PooledSession final : public Connection {
   }
 
   PooledRpc& rpc_;
+  SessionWrite<PooledSession> write_;
+  std::optional<perflab::Buffer> pending_out_;  // the reply's buffer while write_ is in the store
+  unsigned pending_version_ = 11;
+  bool pending_keep_alive_ = false;
   HandlerMemory memory_;
   beast::flat_buffer buffer_;
   alignas(std::max_align_t) std::byte arena_block_[kArenaBytes];

@@ -419,29 +419,20 @@ std::uint64_t consumer_group_hash(std::string_view cardinal_id) noexcept {
   return hash;
 }
 
-// One caller's write, queued for the leader that commits it (group commit).
-struct PendingWrite {
-  std::string_view stream_name;
-  const NewMessage* message = nullptr;
-  std::optional<std::int64_t> expected_version;
-  WriteResult result;
-  std::exception_ptr error;
-  bool done = false;  // guarded by Impl::queue_mutex
-};
-
 struct Store::Impl {
   std::string path;
   StoreOptions options;
 
-  // Group commit: a caller queues its write; the first caller to find no
-  // leader becomes it, takes the queue and commits it in one transaction while
-  // later callers queue the next batch. One transaction per batch shares its
-  // fixed cost (locks, the WAL pages every insert touches, the commit record)
-  // among concurrent writers. Each write still gets its own result or error.
+  // Group commit: callers queue their writes; the committer thread takes
+  // everything queued and commits it in one transaction while later writes
+  // queue for the next. One transaction per batch shares its fixed cost
+  // (locks, the WAL pages every insert touches, the commit record) among
+  // concurrent writers, and the callers' threads never wait for it.
   std::mutex queue_mutex;
   std::condition_variable queue_changed;
-  std::vector<PendingWrite*> queue;  // guarded by queue_mutex
-  bool leader_active = false;        // guarded by queue_mutex
+  std::vector<AsyncWrite*> queue;  // guarded by queue_mutex
+  bool closing = false;            // guarded by queue_mutex
+  std::thread committer;
 
   std::mutex writer_mutex;
   std::unique_ptr<Connection> writer;  // guarded by writer_mutex
@@ -462,7 +453,8 @@ struct Store::Impl {
   int checkpoint_trigger = kCheckpointFrames;  // guarded by writer_mutex
   std::thread checkpointer;
 
-  void commit_batch(const std::vector<PendingWrite*>& batch);
+  void commit_batch(const std::vector<AsyncWrite*>& batch);
+  void run_committer();
   void run_checkpoints();
   static int on_wal_commit(void* impl, sqlite3* db, const char* schema, int frames);
 
@@ -504,8 +496,8 @@ namespace {
 // Appends one message inside the batch's transaction. Throws StoreError for
 // this write alone: a conflict is found before anything changes, and a failed
 // INSERT undoes only itself, so the transaction goes on for the others.
-WriteResult append_message(Connection& connection, const PendingWrite& write) {
-  const NewMessage& message = *write.message;
+WriteResult append_message(Connection& connection, const AsyncWrite& write) {
+  const NewMessage& message = write.message;
   std::optional<std::int64_t> version;
   {
     Query query(connection, Sql::stream_version);
@@ -550,11 +542,11 @@ WriteResult append_message(Connection& connection, const PendingWrite& write) {
 
 }  // namespace
 
-void Store::Impl::commit_batch(const std::vector<PendingWrite*>& batch) {
+void Store::Impl::commit_batch(const std::vector<AsyncWrite*>& batch) {
   std::lock_guard lock(writer_mutex);
   try {
     Transaction transaction(*writer);
-    for (PendingWrite* write : batch) {
+    for (AsyncWrite* write : batch) {
       try {
         write->result = append_message(*writer, *write);
       } catch (const StoreError&) {
@@ -566,7 +558,23 @@ void Store::Impl::commit_batch(const std::vector<PendingWrite*>& batch) {
     // The transaction is rolled back: nothing of the batch is stored, and a
     // conflict found against its earlier writes may no longer hold.
     const std::exception_ptr error = std::current_exception();
-    for (PendingWrite* write : batch) write->error = error;
+    for (AsyncWrite* write : batch) write->error = error;
+  }
+}
+
+void Store::Impl::run_committer() {
+  // Two vectors traded back and forth keep their capacity: no allocation per batch.
+  std::vector<AsyncWrite*> batch;
+  std::unique_lock lock(queue_mutex);
+  for (;;) {
+    queue_changed.wait(lock, [this] { return !queue.empty() || closing; });
+    if (queue.empty()) return;  // closing, and every accepted write is done
+    batch.swap(queue);
+    lock.unlock();
+    commit_batch(batch);
+    for (AsyncWrite* write : batch) write->on_written();
+    batch.clear();
+    lock.lock();
   }
 }
 
@@ -651,9 +659,16 @@ Store::Store(const std::string& path, StoreOptions options) : impl_(std::make_un
                                                             : "PRAGMA synchronous = NORMAL");
   impl_->checkpointer_connection = std::move(checkpointer);
   impl_->checkpointer = std::thread([impl = impl_.get()] { impl->run_checkpoints(); });
+  impl_->committer = std::thread([impl = impl_.get()] { impl->run_committer(); });
 }
 
 Store::~Store() {
+  {
+    std::lock_guard lock(impl_->queue_mutex);
+    impl_->closing = true;
+  }
+  impl_->queue_changed.notify_one();
+  if (impl_->committer.joinable()) impl_->committer.join();
   {
     std::lock_guard lock(impl_->checkpoint_mutex);
     impl_->stopping = true;
@@ -662,41 +677,44 @@ Store::~Store() {
   if (impl_->checkpointer.joinable()) impl_->checkpointer.join();
 }
 
-WriteResult Store::write(std::string_view stream_name, const NewMessage& message,
-                         std::optional<std::int64_t> expected_version) {
-  require_stream_name(stream_name);
-  if (message.id.empty()) throw InvalidArgument("message id is empty; give a unique id");
-  if (message.type.empty()) throw InvalidArgument("message type is empty; give a type");
-  if (expected_version && *expected_version < -1) {
-    throw InvalidArgument("expected_version " + std::to_string(*expected_version) +
+void Store::submit(AsyncWrite& write) {
+  require_stream_name(write.stream_name);
+  if (write.message.id.empty()) throw InvalidArgument("message id is empty; give a unique id");
+  if (write.message.type.empty()) throw InvalidArgument("message type is empty; give a type");
+  if (write.expected_version && *write.expected_version < -1) {
+    throw InvalidArgument("expected_version " + std::to_string(*write.expected_version) +
                           " is < -1; give -1 (empty stream) or a position");
   }
-
-  PendingWrite write;
-  write.stream_name = stream_name;
-  write.message = &message;
-  write.expected_version = expected_version;
-
   Impl& impl = *impl_;
-  std::unique_lock lock(impl.queue_mutex);
-  impl.queue.push_back(&write);
-  while (!write.done) {
-    if (impl.leader_active) {
-      impl.queue_changed.wait(lock);
-      continue;
-    }
-    impl.leader_active = true;
-    std::vector<PendingWrite*> batch;
-    batch.swap(impl.queue);
-    lock.unlock();
-    impl.commit_batch(batch);
-    lock.lock();
-    for (PendingWrite* done : batch) done->done = true;
-    impl.leader_active = false;
-    // Wakes the batch's writers and, when more are queued, the next leader.
-    impl.queue_changed.notify_all();
+  bool was_empty = false;
+  {
+    std::lock_guard lock(impl.queue_mutex);
+    was_empty = impl.queue.empty();
+    impl.queue.push_back(&write);
   }
-  lock.unlock();
+  // Only an empty queue can have the committer asleep; later writes join it.
+  if (was_empty) impl.queue_changed.notify_one();
+}
+
+namespace {
+
+// submit() and a wait: write() for callers that have nothing else to do.
+class BlockingWrite final : public AsyncWrite {
+ public:
+  void on_written() noexcept override { waiter.notify(); }
+  WriteWaiter waiter;
+};
+
+}  // namespace
+
+WriteResult Store::write(std::string_view stream_name, const NewMessage& message,
+                         std::optional<std::int64_t> expected_version) {
+  BlockingWrite write;
+  write.stream_name = stream_name;
+  write.message = message;
+  write.expected_version = expected_version;
+  submit(write);
+  write.waiter.wait();
   if (write.error) std::rethrow_exception(write.error);
   return write.result;
 }

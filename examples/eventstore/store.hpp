@@ -8,12 +8,15 @@
 // the stream is empty). An id is unique across the store.
 //
 // Thread-safety: every member may be called from any number of threads at
-// once. Writes are serialized on one connection (SQLite allows one writer):
-// the writes of concurrent callers are committed together, in one transaction,
-// each caller still getting its own result or error. Reads run concurrently
-// with them on reader connections from a pool (one per call in progress, kept
-// open for reuse). A Store owns a thread that checkpoints the WAL into the
-// database; do not fork() while one exists. One Store per file per process.
+// once. Writes are committed by one thread of the Store's own, on one
+// connection (SQLite allows one writer): the writes queued while it commits
+// are committed together next, in one transaction, each still getting its own
+// result or error (group commit). submit() queues a write and returns at once,
+// so a server thread goes on serving other connections meanwhile; write()
+// waits. Reads run on the caller's thread, concurrently with writes, on reader
+// connections from a pool (one per call in progress, kept open for reuse). A
+// Store also owns a thread that checkpoints the WAL into the database; do not
+// fork() while one exists. One Store per file per process.
 //
 // Durability: an acknowledged write (write() returned) survives the process
 // being killed (SIGKILL) and restarted: it is committed to the WAL before
@@ -21,9 +24,12 @@
 // commit), at a large cost per write.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -70,6 +76,52 @@ struct NewMessage {
 struct WriteResult {
   std::int64_t position = 0;         // the message's position in its stream
   std::int64_t global_position = 0;  // and in the store
+};
+
+/// Lets a thread wait for an AsyncWrite: on_written() calls notify(), the
+/// submitting thread wait(), which consumes the notification (so the waiter
+/// serves the next write too). Thread-safety: one notify() per wait(), on any
+/// threads; the waiter may destroy it as soon as wait() returns.
+class WriteWaiter {
+ public:
+  void notify() noexcept {
+    // Under the lock: wait() cannot return (and its caller destroy this)
+    // before notify() is done touching it.
+    std::lock_guard lock(mutex_);
+    done_ = true;
+    done_changed_.notify_one();
+  }
+  void wait() {
+    std::unique_lock lock(mutex_);
+    done_changed_.wait(lock, [this] { return done_; });
+    done_ = false;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_changed_;
+  bool done_ = false;
+};
+
+/// A write handed to Store::submit(): what to write going in, the outcome
+/// coming out. The views must stay valid until on_written() is called.
+class AsyncWrite {
+ public:
+  std::string_view stream_name;
+  NewMessage message;
+  std::optional<std::int64_t> expected_version;  // as write()'s
+  /// Set before on_written(): the result, or the error write() would throw
+  /// (VersionConflict, DuplicateId, or std::runtime_error for the database).
+  WriteResult result;
+  std::exception_ptr error;
+
+  /// Called exactly once per accepted submit(), on the Store's committer
+  /// thread, once the write is committed (or failed). Must be quick and must
+  /// not call the Store: other writes wait for it.
+  virtual void on_written() noexcept = 0;
+
+ protected:
+  ~AsyncWrite() = default;
 };
 
 struct CategoryQuery {
@@ -151,6 +203,12 @@ class Store {
   /// std::runtime_error on a database failure. Nothing is written when it throws.
   WriteResult write(std::string_view stream_name, const NewMessage& message,
                     std::optional<std::int64_t> expected_version = std::nullopt);
+
+  /// Queues `write` for the committer and returns at once; write.on_written()
+  /// follows on the committer thread. Throws InvalidArgument (as write(); then
+  /// on_written() is never called) before queueing anything. `write` must
+  /// stay alive and untouched until on_written() runs.
+  void submit(AsyncWrite& write);
 
   /// Messages of a stream from `position` (>= 0), at most batch_size (>= 1,
   /// lowered to kMaxBatchSize), in position order. Returns the count. Throws
