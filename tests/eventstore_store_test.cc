@@ -20,6 +20,7 @@
 
 #include "scratch_dir.hpp"
 #include "store.hpp"
+#include "wal_batching_vfs.hpp"
 
 namespace eventstore {
 namespace {
@@ -574,6 +575,28 @@ TEST_F(StoreTest, ClosingTheStoreFinishesEverySubmittedWrite) {
   Store reopened(path_);
   EXPECT_EQ(reopened.message_count(), kWrites);
   EXPECT_EQ(reopened.stream_version("account-9"), kWrites - 1);
+}
+
+TEST_F(StoreTest, EachCommitReachesTheWalInOneWriteAndIsReadableAtOnce) {
+  Store store(path_);
+  store.write("account-1", message("first"));
+  const WalBatchingCounts before = wal_batching_counts();
+  constexpr int kCommits = 100;
+  for (int i = 0; i < kCommits; ++i) {
+    const std::string id = "one-" + std::to_string(i);
+    store.write("account-" + std::to_string(i % 7), message(id));
+    // Read on another connection, through the default VFS: the commit is in
+    // the file, not only in the writer's buffer.
+    ASSERT_EQ(store.stream_version("account-" + std::to_string(i % 7)), i / 7 + (i % 7 == 1)) << i;
+  }
+  const WalBatchingCounts after = wal_batching_counts();
+  const std::uint64_t requested = after.requested - before.requested;
+  const std::uint64_t issued = after.issued - before.issued;
+  // SQLite writes a header and a page per frame and touches at least the
+  // table and three indexes per insert: >= 8 writes asked per commit, one made.
+  EXPECT_GE(requested, 8u * kCommits);
+  EXPECT_LE(issued, static_cast<std::uint64_t>(kCommits));
+  EXPECT_GE(issued, static_cast<std::uint64_t>(kCommits) / 2);
 }
 
 TEST_F(StoreTest, FullDurabilityStoresTheSameWay) {

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "wal_batching_vfs.hpp"
+
 namespace eventstore {
 
 namespace {
@@ -110,9 +112,10 @@ constexpr std::array<const char*, kStatementCount> kSqlText = {
 // time (the writer mutex or the reader pool sees to it), hence NOMUTEX.
 class Connection {
  public:
-  Connection(const std::string& path, int open_flags) : path_(path) {
-    const int rc = sqlite3_open_v2(
-        path.c_str(), &db_, open_flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, nullptr);
+  // `vfs`: a registered VFS's name, or null for the default one.
+  Connection(const std::string& path, int open_flags, const char* vfs = nullptr) : path_(path) {
+    const int rc = sqlite3_open_v2(path.c_str(), &db_,
+                                   open_flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, vfs);
     if (rc != SQLITE_OK) {
       // db_ may be set even on failure and carries the message; close it here
       // since no destructor runs for a half-built object.
@@ -633,7 +636,9 @@ void Store::Impl::run_checkpoints() {
 Store::Store(const std::string& path, StoreOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
   impl_->options = options;
-  auto writer = std::make_unique<Connection>(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  // Only the writer writes the WAL: it alone needs its writes batched.
+  auto writer = std::make_unique<Connection>(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                             wal_batching_vfs_name());
   // Before journal_mode=WAL, which would otherwise convert a foreign database.
   ensure_schema(*writer, path);
   if (pragma_text(*writer, "PRAGMA journal_mode = WAL") != "wal") {
