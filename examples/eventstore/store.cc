@@ -36,9 +36,9 @@ constexpr std::size_t kMaxIdleReaders = 16;
 // WAL frames (pages) after which the checkpointer copies the WAL into the
 // database: 32 MiB of 4 KiB pages, a few thousand writes.
 constexpr int kCheckpointFrames = 8192;
-// Reads map the file instead of copying pages in: a reader's page cache is
-// dropped whenever another connection committed, which under load is always.
-constexpr const char* kMmapPragma = "PRAGMA mmap_size = 1073741824";
+// No connection maps the file (SQLite's mmap_size stays 0): every connection
+// remaps it as the file grows, each remap a TLB shootdown on every CPU, and
+// the main job's load ran 15-20% faster over 20 s copying pages in instead.
 
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE messages (
@@ -475,7 +475,6 @@ struct Store::Impl {
       }
       // Opened outside the lock: opening reads the schema from disk.
       connection_ = std::make_unique<Connection>(impl_.path, SQLITE_OPEN_READWRITE);
-      connection_->exec(kMmapPragma);
     }
     ~Reader() {
       std::lock_guard lock(impl_.readers_mutex);
@@ -651,7 +650,6 @@ Store::Store(const std::string& path, StoreOptions options) : impl_(std::make_un
   // The writer keeps the pages it touches (index leaves all over the file)
   // across transactions: no other connection writes, so they stay valid.
   writer->exec("PRAGMA cache_size = -65536");
-  writer->exec(kMmapPragma);
   // Gives back the disk after a WAL grew while readers kept it from restarting.
   writer->exec("PRAGMA journal_size_limit = 67108864");
   // Replaces SQLite's automatic checkpoint, which the writer would run itself.
