@@ -58,7 +58,7 @@ for sanitizer in thread address,undefined; do
   fuzzers=OFF
   [ "$sanitizer" = address,undefined ] && fuzzers=ON
   cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPERFLAB_SANITIZE="$sanitizer" -DPERFLAB_WERROR=ON -DPERFLAB_BUILD_EXAMPLES=OFF \
+    -DPERFLAB_SANITIZE="$sanitizer" -DPERFLAB_WERROR=ON -DPERFLAB_BUILD_EXAMPLES=ON \
     -DPERFLAB_BUILD_FUZZERS=$fuzzers > /dev/null
   cmake --build "$dir" -j "$jobs"
   ctest --test-dir "$dir" -L sanitize --output-on-failure -j "$jobs"

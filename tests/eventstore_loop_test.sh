@@ -30,7 +30,7 @@ for mode in off on; do
   [ "$completed" -gt 1000 ] || fail "--pool=$mode: only $completed requests completed"
   [ "$errors" -eq 0 ] || fail "--pool=$mode: $errors errors"
   writes=$(json "$s" '[r["requests"] for r in d["load"]["by_request"] if r["name"]=="stream.write"][0]')
-  reads=$(json "$s" '[r["requests"] for r in d["load"]["by_request"] if r["name"]=="stream.get"][0]')
+  reads=$(json "$s" 'sum(r["requests"] for r in d["load"]["by_request"] if r["name"] in ("stream.get","stream.last"))')
   python3 -c "import sys; w,r=$writes,$reads; sys.exit(0 if abs(w/r-10)<0.5 else 1)" \
     || fail "--pool=$mode: mix $writes writes to $reads reads, not 10:1"
   [ -s "$scratch/$mode/report.html" ] || fail "--pool=$mode: no report.html"
