@@ -19,20 +19,11 @@ namespace {
 // Longest decimal renderings, used to size buffers before any render.
 constexpr std::size_t kMaxU64Digits = 20;
 constexpr std::size_t kMaxU32Digits = 10;
-constexpr std::size_t kUuidLength = 36;
+constexpr std::size_t kUuidLength = detail::kUuidTextLength;
 constexpr std::uint64_t kMaxRandBound = std::uint64_t{1} << 63;
 constexpr std::uint64_t kMaxCycleLength = 1'000'000;
 constexpr std::size_t kMaxCycleKinds = 65535;
 constexpr std::string_view kContentLength = "Content-Length: ";
-
-std::uint64_t splitmix64(std::uint64_t& state) noexcept {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-  return z ^ (z >> 31);
-}
-
-constexpr std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
 
 // to_chars cannot fail here: max_size() reserved the type's longest rendering.
 std::size_t write_decimal(char* out, std::uint64_t value) noexcept {
@@ -43,23 +34,9 @@ std::size_t write_decimal(char* out, std::uint32_t value) noexcept {
 }
 
 std::size_t write_uuid(char* out, Rng& rng) noexcept {
-  static constexpr char kHex[] = "0123456789abcdef";
-  unsigned char bytes[16];
-  const std::uint64_t high = rng.next();
+  const std::uint64_t high = rng.next();  // in this order: the same seed, the same ids
   const std::uint64_t low = rng.next();
-  for (int i = 0; i < 8; ++i) {
-    bytes[i] = static_cast<unsigned char>(high >> (56 - 8 * i));
-    bytes[8 + i] = static_cast<unsigned char>(low >> (56 - 8 * i));
-  }
-  bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0f) | 0x40);  // version 4
-  bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  char* p = out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
-    *p++ = kHex[bytes[i] >> 4];
-    *p++ = kHex[bytes[i] & 0x0f];
-  }
-  return kUuidLength;
+  return detail::write_uuid_v4(out, high, low);
 }
 
 // RFC 9110 tchar.
@@ -118,22 +95,9 @@ void check_header(const std::pair<std::string, std::string>& header, const std::
 // Rng
 // ---------------------------------------------------------------------------
 
-Rng::Rng(std::uint64_t seed) noexcept {
-  std::uint64_t s = seed;
-  for (auto& word : state_) word = splitmix64(s);
-}
+Rng::Rng(std::uint64_t seed) noexcept : generator_(detail::Xoshiro256::from_seed(seed)) {}
 
-std::uint64_t Rng::next() noexcept {
-  const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
-  const std::uint64_t t = state_[1] << 17;
-  state_[2] ^= state_[0];
-  state_[3] ^= state_[1];
-  state_[1] ^= state_[2];
-  state_[0] ^= state_[3];
-  state_[2] ^= t;
-  state_[3] = rotl(state_[3], 45);
-  return result;
-}
+std::uint64_t Rng::next() noexcept { return generator_.next(); }
 
 std::uint64_t Rng::below(std::uint64_t bound) noexcept {
   // Lemire's multiply-shift: one multiplication in the common case, and the

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "perflab/detail/xoshiro.hpp"
 #include "perflab/load.hpp"
 
 namespace perflab::load_detail {
@@ -29,7 +30,7 @@ class Rng {
   std::uint64_t below(std::uint64_t bound) noexcept;
 
  private:
-  std::uint64_t state_[4];
+  detail::Xoshiro256 generator_;
 };
 
 /// A text with placeholders: {seq}, {rand:N} (N a decimal integer >= 1),
