@@ -52,6 +52,16 @@ class BlockingRpcWrite final : public RpcWrite {
   WriteWaiter waiter;
 };
 
+/// begin(), and for a stream.write a wait and finish_write(), on either
+/// mode's RPC layer: for callers with nothing else to do meanwhile.
+template <class Rpc, class Body, class Out>
+unsigned handle_and_wait(Rpc& rpc, Body& body, Out& out, BlockingRpcWrite& write) noexcept {
+  const unsigned status = rpc.begin(body, out, write);
+  if (status != kReplyPending) return status;
+  write.waiter.wait();
+  return rpc.finish_write(write, out);
+}
+
 /// An HTTP status and a JSON body.
 struct RpcReply {
   unsigned status = 200;

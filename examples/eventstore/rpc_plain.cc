@@ -294,10 +294,7 @@ unsigned PlainRpc::handle(const std::string& body, std::string& out) noexcept {
 
 unsigned PlainRpc::handle(const std::string& body, std::string& out,
                           BlockingRpcWrite& write) noexcept {
-  const unsigned status = begin(body, out, write);
-  if (status != kReplyPending) return status;
-  write.waiter.wait();
-  return finish_write(write, out);
+  return handle_and_wait(*this, body, out, write);
 }
 
 RpcReply PlainRpc::call(std::string_view body) {

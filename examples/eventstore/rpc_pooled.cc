@@ -282,10 +282,7 @@ unsigned PooledRpc::handle(perflab::Buffer& body, perflab::Buffer& out) noexcept
 
 unsigned PooledRpc::handle(perflab::Buffer& body, perflab::Buffer& out,
                            BlockingRpcWrite& write) noexcept {
-  const unsigned status = begin(body, out, write);
-  if (status != kReplyPending) return status;
-  write.waiter.wait();
-  return finish_write(write, out);
+  return handle_and_wait(*this, body, out, write);
 }
 
 RpcReply PooledRpc::call(std::string_view body) {
