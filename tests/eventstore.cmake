@@ -7,6 +7,11 @@ if(TARGET eventstore_store)
     SOURCES eventstore_store_test.cc
     LIBS eventstore_store
     LABELS sanitize)
+  # A process of its own: the page cache is installed before SQLite starts.
+  perflab_add_test(eventstore_page_cache_test
+    SOURCES eventstore_page_cache_test.cc
+    LIBS eventstore_store
+    LABELS sanitize)
 endif()
 
 if(TARGET eventstore_service)

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "page_cache.hpp"
 #include "wal_batching_vfs.hpp"
 
 namespace eventstore {
@@ -647,6 +648,8 @@ void Store::Impl::run_checkpoints() {
 Store::Store(const std::string& path, StoreOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
   impl_->options = options;
+  // Before the first connection, which starts SQLite: the cache is process-wide.
+  install_page_cache();
   // Only the writer writes the WAL: it alone needs its writes batched.
   auto writer = std::make_unique<Connection>(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                                              wal_batching_vfs_name());
@@ -660,7 +663,8 @@ Store::Store(const std::string& path, StoreOptions options) : impl_(std::make_un
   writer->exec(options.durability == Durability::full ? "PRAGMA synchronous = FULL"
                                                       : "PRAGMA synchronous = NORMAL");
   // The writer keeps the pages it touches (index leaves all over the file)
-  // across transactions: no other connection writes, so they stay valid.
+  // across transactions: no other connection writes, so they stay valid. (A
+  // cache this large made every commit walk all of it: see page_cache.hpp.)
   writer->exec("PRAGMA cache_size = -65536");
   // Gives back the disk after a WAL grew while readers kept it from restarting.
   writer->exec("PRAGMA journal_size_limit = 67108864");
