@@ -595,5 +595,47 @@ TEST(CompareStatisticsTest, EmptyNonFiniteAndUnequalInputsThrow) {
   EXPECT_NE(compare_error_of([&] { compare_paired(good, good, 1.5, ChangeScale::kRatio); }), "");
 }
 
+TEST(CompareStatisticsTest, OrderTrendIsKendallsTauAgainstTheOrderWithAnExactPValue) {
+  // Six values in order: S = 15 of 15 pairs, and 2 of the 720 orders are that
+  // extreme (this one and its reverse).
+  const std::vector<double> rising = {20, 21, 23, 24, 26, 29};
+  const OrderTrend up = order_trend(rising);
+  EXPECT_EQ(up.n, 6u);
+  EXPECT_NEAR(up.tau, 1.0, kTight);
+  EXPECT_NEAR(up.p_value, 2.0 / 720, kTight);
+  const std::vector<double> falling(rising.rbegin(), rising.rend());
+  EXPECT_NEAR(order_trend(falling).tau, -1.0, kTight);
+  EXPECT_NEAR(order_trend(falling).p_value, 2.0 / 720, kTight);
+
+  // 1 3 2 4: one inversion, S = 4 of 6; 4 of the 24 orders have at most one
+  // inversion, 4 at least five: p = 8 / 24.
+  const std::vector<double> almost = {1, 3, 2, 4};
+  EXPECT_NEAR(order_trend(almost).tau, 4.0 / 6, kTight);
+  EXPECT_NEAR(order_trend(almost).p_value, 1.0 / 3, kTight);
+
+  // A repetition pattern with no drift: nothing to see.
+  const std::vector<double> level = {25.1, 24.0, 25.6, 24.4, 25.0, 24.7};
+  EXPECT_GT(order_trend(level).p_value, 0.3);
+  const std::vector<double> flat(6, 7.0);
+  EXPECT_NEAR(order_trend(flat).tau, 0.0, kTight);
+  EXPECT_NEAR(order_trend(flat).p_value, 1.0, kTight);
+  const std::vector<double> two = {1, 2};
+  EXPECT_NEAR(order_trend(two).p_value, 1.0, kTight);
+}
+
+TEST(CompareStatisticsTest, OrderTrendOfManyValuesUsesTheNormalApproximation) {
+  std::vector<double> drifting;
+  std::vector<double> steady;
+  for (int i = 0; i < 400; ++i) {
+    drifting.push_back(i + 30.0 * std::sin(i));  // rises under the noise
+    steady.push_back(std::sin(i * 7.0));
+  }
+  EXPECT_GT(order_trend(drifting).tau, 0.8);
+  EXPECT_LT(order_trend(drifting).p_value, 1e-6);
+  EXPECT_GT(order_trend(steady).p_value, 0.01);
+  const std::vector<double> bad = {1, std::nan(""), 3};
+  EXPECT_NE(compare_error_of([&] { order_trend(bad); }), "");
+}
+
 }  // namespace
 }  // namespace perflab

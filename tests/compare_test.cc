@@ -159,6 +159,41 @@ TEST_F(CompareTest, AMetricOnlyTheCandidateHasIsNoted) {
   EXPECT_TRUE(noted) << format_comparison_text(c);
 }
 
+TEST_F(CompareTest, RepetitionsThatFallInOrderAreNotedAndShuffledOnesAreNot) {
+  // The base's throughput falls from the first repetition to the last, as a
+  // service's does while its store grows; the same figures shuffled do not.
+  const std::vector<double> falling = {31200, 30600, 27700, 26900, 25200, 24700};
+  const std::vector<double> shuffled = {26900, 31200, 24700, 30600, 25200, 27700};
+  const std::vector<double> candidate = {33100, 32700, 34000, 32300, 33600, 32900};
+  const std::vector<std::string> criteria = {"throughput_rps >= +5%"};
+  const auto trend_notes = [](const Comparison& c) {
+    std::vector<std::string> found;
+    for (const std::string& note : c.notes) {
+      if (note.find("Kendall tau") != std::string::npos) found.push_back(note);
+    }
+    return found;
+  };
+
+  const Comparison drifting =
+      compare({{"throughput_rps", falling}, {"cpu_per_op_us", falling}},
+              {{"throughput_rps", candidate}, {"cpu_per_op_us", candidate}}, criteria);
+  const std::vector<std::string> notes = trend_notes(drifting);
+  ASSERT_EQ(notes.size(), 1u) << format_comparison_text(drifting);  // cpu_per_op_us: not judged
+  EXPECT_NE(notes[0].find("throughput_rps: the base's 6 repetitions fall"), std::string::npos)
+      << notes[0];
+  EXPECT_NE(format_comparison_text(drifting).find("Kendall tau -1.00"), std::string::npos);
+
+  const Comparison steady =
+      compare({{"throughput_rps", shuffled}}, {{"throughput_rps", candidate}}, criteria);
+  EXPECT_TRUE(trend_notes(steady).empty()) << format_comparison_text(steady);
+
+  // Without criteria every measured figure is looked at.
+  const Comparison all = compare({{"throughput_rps", shuffled}, {"cpu_per_op_us", falling}},
+                                 {{"throughput_rps", candidate}, {"cpu_per_op_us", candidate}}, {});
+  ASSERT_EQ(trend_notes(all).size(), 1u) << format_comparison_text(all);
+  EXPECT_NE(trend_notes(all)[0].find("cpu_per_op_us"), std::string::npos);
+}
+
 TEST_F(CompareTest, AbsoluteBoundsJudgeTheCandidateAlone) {
   const Comparison c = compare({{"latency_p99_us", noisy(5000, 0.02, 10, 11)}},
                                {{"latency_p99_us", noisy(1500, 0.02, 10, 12)}},

@@ -91,6 +91,19 @@ ShiftEstimate compare_paired(std::span<const double> base, std::span<const doubl
 /// error rate held at alpha.
 std::vector<bool> holm_bonferroni(std::span<const double> p_values, double alpha);
 
+/// Whether values drift with their order (repetition 1, 2, ...): Kendall's
+/// tau between each value and its position, and the two-sided p-value of
+/// "no order" from the exact permutation distribution of Kendall's S (ties
+/// add nothing to S and are otherwise ignored, which makes p conservative).
+/// Samples that trend are not exchangeable, which every interval here assumes.
+/// Fewer than 3 values: tau 0, p 1. Throws CompareError for non-finite values.
+struct OrderTrend {
+  double tau = 0;  // -1: every value below the one before ... +1: every one above
+  double p_value = 1;
+  std::size_t n = 0;
+};
+OrderTrend order_trend(std::span<const double> values);
+
 /// The smallest two-sided p-value Mann-Whitney U can give for these sample
 /// counts (2 / C(n1 + n2, n1)), and the Wilcoxon signed-rank one for n pairs (2 / 2^n).
 double min_p_value_independent(std::size_t n_base, std::size_t n_candidate);

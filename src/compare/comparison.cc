@@ -7,6 +7,7 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <utility>
 
 #include "perflab/compare.hpp"
 
@@ -233,6 +234,51 @@ CriterionResult combine(const Criterion& criterion, const std::vector<std::strin
   return combined;
 }
 
+// Fewer repetitions than this cannot show a trend at the levels compare uses.
+constexpr std::size_t kMinTrendSamples = 5;
+
+// Repetitions whose figure drifts with their order (a store that grows, a
+// cache that warms) are not exchangeable samples, which every interval here
+// assumes: note each side whose repetitions trend. The family is the metrics
+// the criteria judge (all measured ones without criteria), held at alpha by
+// Holm-Bonferroni, so that a note is rare when nothing drifts.
+void note_trends(const std::vector<Criterion>& criteria, double alpha, Comparison& comparison) {
+  struct Tested {
+    const MetricComparison* row;
+    const char* side;
+    OrderTrend trend;
+  };
+  std::vector<Tested> tested;
+  for (const MetricComparison& row : comparison.rows) {
+    if (row.exact) continue;
+    const bool judged = std::any_of(
+        criteria.begin(), criteria.end(),
+        [&](const Criterion& criterion) { return criterion.metric == row.metric.name; });
+    if (!criteria.empty() && !judged) continue;
+    const std::pair<const char*, const std::vector<double>*> sides[] = {
+        {"base", &row.base}, {"candidate", &row.candidate}};
+    for (const auto& [side, values] : sides) {
+      if (values->size() >= kMinTrendSamples) tested.push_back({&row, side, order_trend(*values)});
+    }
+  }
+  std::vector<double> p_values;
+  for (const Tested& t : tested) p_values.push_back(t.trend.p_value);
+  const std::vector<bool> significant = holm_bonferroni(p_values, alpha);
+  for (std::size_t i = 0; i < tested.size(); ++i) {
+    if (!significant[i]) continue;
+    const Tested& t = tested[i];
+    char figures[64];
+    std::snprintf(figures, sizeof figures, "Kendall tau %+.2f, p %.4f", t.trend.tau,
+                  t.trend.p_value);
+    comparison.notes.push_back(
+        t.row->metric.name + (t.row->group.empty() ? "" : " of " + t.row->group) + ": the " +
+        t.side + "'s " + std::to_string(t.trend.n) + " repetitions " +
+        (t.trend.tau < 0 ? "fall" : "rise") + " in the order they ran (" + figures +
+        "), so they are not the exchangeable samples its interval assumes; a longer warm-up, or "
+        "a service whose state does not grow from one repetition to the next, would steady them");
+  }
+}
+
 }  // namespace
 
 Comparison compare_inputs(const CompareInput& base, const CompareInput& candidate,
@@ -344,6 +390,7 @@ Comparison compare_inputs(const CompareInput& base, const CompareInput& candidat
     comparison.notes.push_back("one value per run, shown but never significant: " + names);
   }
   comparison.geomeans = geomeans(comparison.rows);
+  note_trends(criteria, options.alpha, comparison);
 
   // Relative criteria on measured (not exact) rows are the gated family that
   // Holm-Bonferroni holds at alpha; each is judged at its own step's level.

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <numeric>
 #include <span>
@@ -606,6 +607,51 @@ std::vector<bool> holm_bonferroni(std::span<const double> p_values, double alpha
     significant[order[r]] = true;
   }
   return significant;
+}
+
+OrderTrend order_trend(std::span<const double> values) {
+  OrderTrend result;
+  result.n = values.size();
+  for (std::size_t i = 0; i < values.size(); ++i) check_finite(values[i], i, "sample");
+  const std::size_t n = values.size();
+  if (n < 3) return result;
+  long long s = 0;  // concordant minus discordant pairs (i < j)
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = i + 1; j < n; ++j) s += (values[j] > values[i]) - (values[j] < values[i]);
+  }
+  const long long pairs = static_cast<long long>(n * (n - 1) / 2);
+  result.tau = static_cast<double>(s) / static_cast<double>(pairs);
+  // Without ties S = pairs - 2 * inversions, and the inversions of a random
+  // order follow the Mahonian distribution: built one position at a time
+  // (the k-th value adds 0 .. k-1 inversions, each equally likely), as
+  // probabilities so that no count overflows.
+  constexpr std::size_t kExactTrendLimit = 200;
+  if (n <= kExactTrendLimit) {
+    std::vector<double> probability{1.0};
+    for (std::size_t k = 2; k <= n; ++k) {
+      std::vector<double> next(probability.size() + k - 1, 0.0);
+      // next[i] = (p[i] + p[i-1] + ... + p[i-k+1]) / k, by a running sum.
+      double window = 0;
+      for (std::size_t i = 0; i < next.size(); ++i) {
+        if (i < probability.size()) window += probability[i];
+        if (i >= k && i - k < probability.size()) window -= probability[i - k];
+        next[i] = window / static_cast<double>(k);
+      }
+      probability = std::move(next);
+    }
+    // Two-sided: inversions at least as far from the middle as observed.
+    const long long inversions_seen = (pairs - std::llabs(s)) / 2;  // the nearer tail
+    double tail = 0;
+    for (long long i = 0; i <= inversions_seen; ++i)
+      tail += probability[static_cast<std::size_t>(i)];
+    result.p_value = std::min(1.0, 2 * tail);
+    return result;
+  }
+  const double variance =
+      static_cast<double>(n) * static_cast<double>(n - 1) * static_cast<double>(2 * n + 5) / 18.0;
+  const double z = (static_cast<double>(std::llabs(s)) - 1) / std::sqrt(variance);
+  result.p_value = std::min(1.0, 2 * (1 - normal_cdf(z)));
+  return result;
 }
 
 double min_p_value_independent(std::size_t n_base, std::size_t n_candidate) {
