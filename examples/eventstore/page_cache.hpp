@@ -24,7 +24,9 @@ namespace eventstore {
 /// before SQLite is initialised (before the first sqlite3_open in the
 /// process); once it has, later calls do nothing. Returns false, changing
 /// nothing, when SQLite was already initialised or refused the configuration:
-/// SQLite then uses its default cache, correct and slower. Thread-safe.
+/// SQLite then uses its default cache, correct and slower. Calls of this
+/// function are serialised, but like sqlite3_config it must not run while
+/// another thread uses SQLite.
 bool install_page_cache();
 
 /// Truncations SQLite asked for and those passed on to the default cache,

@@ -190,7 +190,9 @@ class Store {
   /// Opens (creating when missing) the database at `path`. Throws
   /// std::runtime_error naming the path and SQLite's message when it cannot,
   /// and when the file is another SQLite database (not empty, no event store
-  /// application_id) or an event store of another schema version.
+  /// application_id) or an event store of another schema version. The first
+  /// Store of a process installs the page cache of page_cache.hpp when SQLite
+  /// has not started yet: construct it before other threads use SQLite.
   explicit Store(const std::string& path, StoreOptions options = {});
   ~Store();
   Store(const Store&) = delete;
