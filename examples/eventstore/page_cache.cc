@@ -104,20 +104,19 @@ void shrink(sqlite3_pcache* cache) {
 bool configure() {
   if (sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &default_methods) != SQLITE_OK) return false;
   if (!default_methods.xCreate) return false;
-  static sqlite3_pcache_methods2 methods{};
-  methods.iVersion = 1;
-  methods.pArg = nullptr;
-  methods.xInit = init;
-  methods.xShutdown = shutdown;
-  methods.xCreate = create;
-  methods.xCachesize = cache_size;
-  methods.xPagecount = page_count;
-  methods.xFetch = fetch;
-  methods.xUnpin = unpin;
-  methods.xRekey = rekey;
-  methods.xTruncate = truncate;
-  methods.xDestroy = destroy;
-  methods.xShrink = shrink;
+  static const sqlite3_pcache_methods2 methods{.iVersion = 1,
+                                               .pArg = nullptr,
+                                               .xInit = init,
+                                               .xShutdown = shutdown,
+                                               .xCreate = create,
+                                               .xCachesize = cache_size,
+                                               .xPagecount = page_count,
+                                               .xFetch = fetch,
+                                               .xUnpin = unpin,
+                                               .xRekey = rekey,
+                                               .xTruncate = truncate,
+                                               .xDestroy = destroy,
+                                               .xShrink = shrink};
   return sqlite3_config(SQLITE_CONFIG_PCACHE2, &methods) == SQLITE_OK;
 }
 
