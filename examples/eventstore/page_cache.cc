@@ -101,9 +101,7 @@ void shrink(sqlite3_pcache* cache) {
   if (default_methods.xShrink) default_methods.xShrink(bounded(cache)->inner);
 }
 
-bool configure() {
-  if (sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &default_methods) != SQLITE_OK) return false;
-  if (!default_methods.xCreate) return false;
+const sqlite3_pcache_methods2& bounded_methods() {
   static const sqlite3_pcache_methods2 methods{.iVersion = 1,
                                                .pArg = nullptr,
                                                .xInit = init,
@@ -117,13 +115,26 @@ bool configure() {
                                                .xTruncate = truncate,
                                                .xDestroy = destroy,
                                                .xShrink = shrink};
-  return sqlite3_config(SQLITE_CONFIG_PCACHE2, &methods) == SQLITE_OK;
+  return methods;
 }
 
 }  // namespace
 
+bool configure_page_cache(bool bounded) {
+  // The default is read once, before this cache replaces it.
+  if (!default_methods.xCreate) {
+    if (sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &default_methods) != SQLITE_OK ||
+        !default_methods.xCreate) {
+      default_methods = {};
+      return false;
+    }
+  }
+  return sqlite3_config(SQLITE_CONFIG_PCACHE2, bounded ? &bounded_methods() : &default_methods) ==
+         SQLITE_OK;
+}
+
 bool install_page_cache() {
-  static const bool installed = configure();
+  static const bool installed = configure_page_cache(true);
   return installed;
 }
 

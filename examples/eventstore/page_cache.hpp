@@ -29,6 +29,13 @@ namespace eventstore {
 /// another thread uses SQLite.
 bool install_page_cache();
 
+/// Sets SQLite's page cache to the one above (bounded) or back to SQLite's
+/// default, for benchmarks that compare the two in one process (services call
+/// install_page_cache). SQLite must not be running: before it first starts,
+/// or after sqlite3_shutdown() with every connection closed. Returns false,
+/// changing nothing, when SQLite refuses. Not thread-safe.
+bool configure_page_cache(bool bounded);
+
 /// Truncations SQLite asked for and those passed on to the default cache,
 /// since the process started, over every cache. For tests. Thread-safe.
 struct PageCacheCounts {
