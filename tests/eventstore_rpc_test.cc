@@ -45,6 +45,7 @@ class Service {
   Service(PoolMode mode, const std::string& name)
       : dir_("eventstore_rpc_" + name),
         store_(std::make_unique<Store>((dir_.path() / "events.db").string())),
+        metrics_(store_.get()),
         rpc_(make_rpc_service(mode, *store_, metrics_)) {}
 
   Reply call_text(const std::string& body) {
@@ -61,8 +62,8 @@ class Service {
 
  private:
   ScratchDir dir_;
-  Metrics metrics_;
   std::unique_ptr<Store> store_;
+  Metrics metrics_;
   std::unique_ptr<RpcService> rpc_;
 };
 
@@ -504,6 +505,11 @@ TEST_P(RpcTest, MetricsCountRequestsByMethodAndErrorsByCode) {
       << text;
   EXPECT_NE(text.find("eventstore_errors_total{code=\"INVALID_ARGUMENT\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("eventstore_connections_open 0\n"), std::string::npos);
+  // A few writes start no checkpoint.
+  EXPECT_NE(text.find("\neventstore_checkpoints_total 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\neventstore_checkpoint_held_seconds_total 0\n"), std::string::npos);
+  EXPECT_NE(text.find("\neventstore_checkpoint_longest_hold_seconds 0\n"), std::string::npos);
+  EXPECT_EQ(Metrics().openmetrics().find("checkpoint"), std::string::npos) << "no store, no rows";
   EXPECT_TRUE(text.ends_with("# EOF\n"));
   EXPECT_EQ(text.find("# EOF"), text.size() - 6) << "one EOF, at the end";
   if (GetParam() == PoolMode::on) {

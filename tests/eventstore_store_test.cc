@@ -662,6 +662,12 @@ TEST_F(StoreTest, TheWalIsCheckpointedAndReusedUnderSteadyWrites) {
   }
   EXPECT_LT(std::filesystem::file_size(path_ + "-wal"), 128u << 20);
   EXPECT_EQ(store.message_count(), kWrites);
+  // Each restart of the WAL followed a checkpoint that ended holding writes.
+  const CheckpointStats checkpoints = store.checkpoint_stats();
+  EXPECT_GE(checkpoints.checkpoints, 1u);
+  EXPECT_GT(checkpoints.writes_held_seconds, 0);
+  EXPECT_GT(checkpoints.longest_hold_seconds, 0);
+  EXPECT_LE(checkpoints.longest_hold_seconds, checkpoints.writes_held_seconds);
 }
 
 TEST_F(StoreTest, ConcurrentWritersLoseNothingAndConflictOnlyForReal) {

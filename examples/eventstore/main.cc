@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
     store_options.durability =
         durability == "full" ? eventstore::Durability::full : eventstore::Durability::process_crash;
     eventstore::Store store(db, store_options);
-    eventstore::Metrics metrics;
+    eventstore::Metrics metrics(&store);
     // Declared before the server so they outlive it: sessions hold their buffers.
     std::unique_ptr<eventstore::PlainRpc> plain;
     std::unique_ptr<eventstore::PooledRpc> pooled;

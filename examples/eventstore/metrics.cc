@@ -1,7 +1,10 @@
 #include "metrics.hpp"
 
+#include <cstdio>
 #include <perflab/pool.hpp>
 #include <string_view>
+
+#include "store.hpp"
 
 namespace eventstore {
 namespace {
@@ -34,6 +37,13 @@ void sample(std::string& out, std::string_view name, std::string_view label,
   out += '\n';
 }
 
+void seconds_sample(std::string& out, std::string_view name, double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, " %.9g\n", seconds);
+  out += name;
+  out += text;
+}
+
 }  // namespace
 
 std::string Metrics::openmetrics() const {
@@ -59,6 +69,20 @@ std::string Metrics::openmetrics() const {
          static_cast<std::uint64_t>(open < 0 ? 0 : open));
   family(out, "eventstore_connections", "counter", "HTTP connections accepted.");
   sample(out, "eventstore_connections_total", "", "", accepted_.load(std::memory_order_relaxed));
+  if (store_ != nullptr) {
+    const CheckpointStats checkpoints = store_->checkpoint_stats();
+    family(out, "eventstore_checkpoints", "counter",
+           "WAL checkpoints done (each ends with writes held off while it copies the rest).");
+    sample(out, "eventstore_checkpoints_total", "", "", checkpoints.checkpoints);
+    family(out, "eventstore_checkpoint_held_seconds", "counter",
+           "Time checkpoints kept writes waiting.");
+    seconds_sample(out, "eventstore_checkpoint_held_seconds_total",
+                   checkpoints.writes_held_seconds);
+    family(out, "eventstore_checkpoint_longest_hold_seconds", "gauge",
+           "The longest time one checkpoint kept writes waiting.");
+    seconds_sample(out, "eventstore_checkpoint_longest_hold_seconds",
+                   checkpoints.longest_hold_seconds);
+  }
   out += kEof;
   return out;
 }

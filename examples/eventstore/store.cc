@@ -7,8 +7,10 @@
 #include <sqlite3.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -42,6 +44,8 @@ constexpr int kCheckpointFrames = 8192;
 // appends while they run).
 constexpr int kMaxUnlockedPasses = 6;
 constexpr int kLockedPassFrames = 256;
+// A locked pass at least this long is reported on stderr.
+constexpr std::int64_t kReportedHoldNs = 250'000'000;
 // No connection maps the file (SQLite's mmap_size stays 0): every connection
 // remaps it as the file grows, each remap a TLB shootdown on every CPU, and
 // the main job's load ran 15-20% faster over 20 s copying pages in instead.
@@ -461,10 +465,15 @@ struct Store::Impl {
   int wal_frames = 0;                          // guarded by writer_mutex
   int checkpoint_trigger = kCheckpointFrames;  // guarded by writer_mutex
   std::thread checkpointer;
+  // Written by the checkpointer alone, read by checkpoint_stats().
+  std::atomic<std::uint64_t> checkpoints{0};
+  std::atomic<std::int64_t> held_ns{0};
+  std::atomic<std::int64_t> longest_hold_ns{0};
 
   void commit_batch(const std::vector<AsyncWrite*>& batch);
   void run_committer();
   void run_checkpoints();
+  void record_hold(std::chrono::steady_clock::duration held, int frames) noexcept;
   static int on_wal_commit(void* impl, sqlite3* db, const char* schema, int frames);
 
   // A reader connection for one call, back to the pool when it ends.
@@ -635,13 +644,32 @@ void Store::Impl::run_checkpoints() {
       // a write begins with all of it copied; under steady load writes came in
       // during the passes above. Copy the rest with the writer held off.
       std::lock_guard writer_lock(writer_mutex);
+      const auto held_from = std::chrono::steady_clock::now();
+      const int copied_before = copied_frames;
       sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
                                 &copied_frames);
       // When a reader's old snapshot kept the WAL from restarting, try again
       // after it grew by a little, not at every commit.
       checkpoint_trigger = log_frames + kCheckpointFrames / 8;
+      record_hold(std::chrono::steady_clock::now() - held_from, copied_frames - copied_before);
     }
     lock.lock();
+  }
+}
+
+void Store::Impl::record_hold(std::chrono::steady_clock::duration held, int frames) noexcept {
+  const std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(held).count();
+  checkpoints.fetch_add(1, std::memory_order_relaxed);
+  held_ns.fetch_add(ns, std::memory_order_relaxed);
+  if (ns > longest_hold_ns.load(std::memory_order_relaxed)) {
+    longest_hold_ns.store(ns, std::memory_order_relaxed);
+  }
+  // Every write waited this long: worth a line where the operator looks.
+  if (ns >= kReportedHoldNs) {
+    std::fprintf(stderr,
+                 "eventstore: a checkpoint held writes for %.0f ms (copying the last %d WAL "
+                 "pages into %s and syncing it)\n",
+                 static_cast<double>(ns) / 1e6, frames, path.c_str());
   }
 }
 
@@ -841,6 +869,17 @@ std::int64_t Store::message_count() {
   Query query(*reader, Sql::last_global_position);
   query.step();
   return query.int64(0);
+}
+
+CheckpointStats Store::checkpoint_stats() const noexcept {
+  const Impl& impl = *impl_;
+  CheckpointStats stats;
+  stats.checkpoints = impl.checkpoints.load(std::memory_order_relaxed);
+  stats.writes_held_seconds =
+      static_cast<double>(impl.held_ns.load(std::memory_order_relaxed)) / 1e9;
+  stats.longest_hold_seconds =
+      static_cast<double>(impl.longest_hold_ns.load(std::memory_order_relaxed)) / 1e9;
+  return stats;
 }
 
 }  // namespace eventstore

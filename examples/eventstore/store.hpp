@@ -185,6 +185,13 @@ std::string_view cardinal_id_of(std::string_view stream_name) noexcept;
 /// The consumer-group hash of a cardinal id (stable across runs and builds).
 std::uint64_t consumer_group_hash(std::string_view cardinal_id) noexcept;
 
+/// What the Store's checkpoints have cost the writes since it opened.
+struct CheckpointStats {
+  std::uint64_t checkpoints = 0;    // rounds that ended with the locked pass
+  double writes_held_seconds = 0;   // total time the locked passes kept writes waiting
+  double longest_hold_seconds = 0;  // the longest of them
+};
+
 class Store {
  public:
   /// Opens (creating when missing) the database at `path`. Throws
@@ -236,6 +243,14 @@ class Store {
   /// Messages in the store (for health and tests): the last global position,
   /// since the store never deletes. O(log n).
   std::int64_t message_count();
+
+  /// The checkpoints' counts so far. A round copies most of the WAL while
+  /// writes go on, then the rest with writes held off, so that the WAL can
+  /// start over; a long hold (a slow fsync) is a stall every write sees. A
+  /// hold of 250 ms or more is also reported on stderr when it ends.
+  /// Thread-safety: any thread; the three figures are read one by one, so
+  /// they may straddle a checkpoint that ends meanwhile.
+  CheckpointStats checkpoint_stats() const noexcept;
 
  private:
   struct Impl;
