@@ -1,6 +1,9 @@
 // alloc_summary_json(): the "alloc" and "memory" groups of summary.json.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <vector>
+
 #include "perflab/profile.hpp"
 
 // Designated initializers name only the fields a test cares about; GCC 12
@@ -63,6 +66,34 @@ TEST(AllocSummaryJsonTest, RssGrowthIsTheSlopeOfTheTimeline) {
                 {.time_s = 3, .rss_bytes = 4000}};
   // Least squares: slope = sum(dt * dr) / sum(dt^2) = 5100 / 5.
   EXPECT_DOUBLE_EQ(alloc_summary_json(p)["memory"]["rss_growth_bytes_per_s"].get<double>(), 1020.0);
+}
+
+TEST(RssGrowthTest, AFlatSeriesIsExactlyZero) {
+  // A soak's repetition: 600 samples a tenth of a second apart (with the
+  // sampler's jitter), late in a run, at a realistic resident set. The
+  // one-pass formula gave 4.6e-8 here, and a median interval with that as its
+  // low end said "not zero".
+  std::vector<TimelineSample> timeline;
+  for (int i = 0; i < 600; ++i) {
+    timeline.push_back({.time_s = 120.0 + 0.1 * i + 0.0003 * (i % 7), .rss_bytes = 84398080});
+  }
+  ASSERT_TRUE(rss_growth_per_s(timeline).has_value());
+  EXPECT_EQ(*rss_growth_per_s(timeline), 0.0);
+}
+
+TEST(RssGrowthTest, OnlyTheWindowCounts) {
+  // Growth before 10 s (start-up), flat after it.
+  std::vector<TimelineSample> timeline;
+  for (int i = 0; i <= 20; ++i) {
+    const std::uint64_t rss = i < 10 ? 1000u * static_cast<std::uint64_t>(i) : 10000u;
+    timeline.push_back({.time_s = static_cast<double>(i), .rss_bytes = rss});
+  }
+  EXPECT_DOUBLE_EQ(*rss_growth_per_s(timeline, 0, 9), 1000.0);
+  EXPECT_EQ(*rss_growth_per_s(timeline, 10, 20), 0.0);
+  EXPECT_GT(*rss_growth_per_s(timeline), 0.0);
+  EXPECT_FALSE(rss_growth_per_s(timeline, 20, 30).has_value()) << "one sample";
+  timeline.push_back({.time_s = std::nan(""), .rss_bytes = 1});
+  EXPECT_EQ(*rss_growth_per_s(timeline, 10, 20), 0.0) << "a sample without a time is skipped";
 }
 
 TEST(AllocSummaryJsonTest, MemoryIsLeftOutWhenNothingIsKnown) {

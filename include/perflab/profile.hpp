@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -211,6 +212,15 @@ nlohmann::json read_summary(const std::filesystem::path& dir);
 /// a missing file, a corrupt or truncated gzip stream, an unparsable or
 /// inconsistent protobuf, or a malformed timeline.csv; never crashes on input.
 AllocProfile read_alloc_profile(const std::filesystem::path& dir);
+
+/// Least-squares slope of rss_bytes over time_s (bytes per second), over the
+/// samples with finite time_s in [from_s, to_s]; std::nullopt without two
+/// distinct times. Computed about the means, so a flat series is exactly 0
+/// (the one-pass formula's cancellation left ~1e-7 B/s either side of it,
+/// which was read as growth). Thread-safety: pure.
+std::optional<double> rss_growth_per_s(const std::vector<TimelineSample>& timeline,
+                                       double from_s = -std::numeric_limits<double>::infinity(),
+                                       double to_s = std::numeric_limits<double>::infinity());
 
 /// The summary.json groups an allocation profile fills:
 ///   {"alloc": {allocs, frees, bytes, peak_heap_bytes, leaked_bytes,

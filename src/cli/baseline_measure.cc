@@ -137,23 +137,6 @@ double cumulative_at(const std::vector<TimelineSample>& timeline,
   return a0 + (a1 - a0) * (time_s - t0) / (t1 - t0);
 }
 
-std::optional<double> rss_growth_per_s(const std::vector<TimelineSample>& timeline, double from_s,
-                                       double to_s) {
-  double n = 0, sum_t = 0, sum_r = 0, sum_tt = 0, sum_tr = 0;
-  for (const TimelineSample& s : timeline) {
-    if (s.time_s < from_s || s.time_s > to_s) continue;
-    const double r = static_cast<double>(s.rss_bytes);
-    n += 1;
-    sum_t += s.time_s;
-    sum_r += r;
-    sum_tt += s.time_s * s.time_s;
-    sum_tr += s.time_s * r;
-  }
-  const double denominator = n * sum_tt - sum_t * sum_t;
-  if (n < 2 || denominator <= 0) return std::nullopt;
-  return (n * sum_tr - sum_t * sum_r) / denominator;
-}
-
 RssSampler::RssSampler(pid_t pid, std::chrono::steady_clock::time_point origin, double period_s)
     : pid_(pid), origin_(origin), period_s_(period_s), thread_([this] { run(); }) {}
 

@@ -73,11 +73,6 @@ std::string tail_lines(const std::string& path, std::size_t count);
 double cumulative_at(const std::vector<TimelineSample>& timeline,
                      std::uint64_t TimelineSample::*counter, double time_s);
 
-/// Least-squares slope of rss_bytes over time_s, over the samples with
-/// `from_s` <= time_s <= `to_s`; std::nullopt with fewer than two distinct times.
-std::optional<double> rss_growth_per_s(const std::vector<TimelineSample>& timeline, double from_s,
-                                       double to_s);
-
 /// Samples a process's resident set (/proc/PID/statm) on a thread of its own
 /// every `period_s`, from construction until stop() or destruction, so RSS
 /// growth is measured whether or not the allocation tracker runs. Times are

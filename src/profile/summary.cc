@@ -13,36 +13,6 @@ namespace perflab {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// Least-squares slope of RSS over time; nullopt without two distinct times.
-std::optional<double> rss_growth_per_s(const std::vector<TimelineSample>& timeline) {
-  double n = 0;
-  double sum_t = 0;
-  double sum_r = 0;
-  for (const TimelineSample& sample : timeline) {
-    if (!std::isfinite(sample.time_s)) continue;
-    n += 1;
-    sum_t += sample.time_s;
-    sum_r += static_cast<double>(sample.rss_bytes);
-  }
-  if (n < 2) return std::nullopt;
-  const double mean_t = sum_t / n;
-  const double mean_r = sum_r / n;
-  double covariance = 0;
-  double variance = 0;
-  for (const TimelineSample& sample : timeline) {
-    if (!std::isfinite(sample.time_s)) continue;
-    const double dt = sample.time_s - mean_t;
-    covariance += dt * (static_cast<double>(sample.rss_bytes) - mean_r);
-    variance += dt * dt;
-  }
-  if (variance <= 0) return std::nullopt;
-  return covariance / variance;
-}
-
-}  // namespace
-
 nlohmann::json read_summary(const fs::path& dir) {
   const fs::path path = dir / kSummaryFile;
   const std::string what = path.string();
